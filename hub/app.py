@@ -1,0 +1,54 @@
+"""The one faust.App: worker lifecycle, web server, snapshot timer.
+
+Faust is the runtime here, not the hot path: the unit-status worker runs its
+own batch consumer as a service of the app (see hub/worker.py).
+"""
+
+import faust
+
+from hub import topics
+from hub.registry import Registry
+from hub.settings import HubSettings
+from hub.web import add_routes
+from hub.worker import UnitStatusWorker
+
+
+def create_app(settings: HubSettings) -> tuple[faust.App, UnitStatusWorker]:
+    registry = Registry.load(settings.schemas_dir)
+    credentials = None
+    if settings.sasl_mechanism:
+        credentials = faust.SASLCredentials(
+            username=settings.sasl_username,
+            password=settings.sasl_password.get_secret_value() if settings.sasl_password else None,
+            mechanism=settings.sasl_mechanism,
+            ssl_context=None,
+        )
+    app = faust.App(
+        # Faust's own consumer group must differ from the worker's batch consumer group.
+        f"{settings.group_id}-runtime",
+        broker=[f"kafka://{server}" for server in settings.bootstrap_servers.split(",")],
+        broker_credentials=credentials,
+        web_enabled=True,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
+        store="memory://",
+        topic_disable_leader=True,
+        autodiscover=False,
+    )
+    worker = UnitStatusWorker(settings, registry, loop=app.loop)
+    app.add_dependency(worker)
+
+    @app.timer(interval=settings.snapshot_interval_seconds)
+    async def publish_capability() -> None:
+        if worker.ready:
+            await worker.publish_snapshot()
+
+    @app.agent(app.topic(topics.SNAPSHOT_REQUESTS, value_serializer="raw"))
+    async def on_demand_snapshot(requests: faust.StreamT) -> None:
+        async for _ in requests:
+            if worker.ready:
+                await worker.publish_snapshot()
+
+    add_routes(app, worker, registry)
+    return app, worker

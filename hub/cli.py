@@ -1,0 +1,113 @@
+"""pelastus-hub command line: worker, simulate, run (the demo), bench, kafka."""
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from hub.settings import REPO_ROOT, HubSettings
+
+RUN_DIR = REPO_ROOT / ".run"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="pelastus-hub",
+        description="Event exchange of Finland's rescue departments. Configuration comes from "
+        "PELASTUS_HUB_* environment variables (see README).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("worker", help="run a hub worker (Faust app, web API, metrics)")
+
+    simulate = commands.add_parser("simulate", help="produce simulated department traffic")
+    _simulation_options(simulate)
+
+    run = commands.add_parser(
+        "run", help="the demo: local Kafka, a worker and simulated traffic, until Ctrl-C"
+    )
+    _simulation_options(run, default_rate=200.0)
+
+    bench = commands.add_parser("bench", help="throughput and latency against reference pipelines")
+    bench.add_argument("--messages", type=int, default=200_000, help="messages per pipeline")
+    bench.add_argument("--latency-rate", type=float, default=2000.0, help="msgs/s, latency phase")
+    bench.add_argument("--latency-seconds", type=float, default=20.0, help="latency phase length")
+    bench.add_argument("--bootstrap-servers", help="use this broker instead of a local one")
+
+    kafka = commands.add_parser("kafka", help="the local Apache Kafka broker for development")
+    kafka.add_argument("action", choices=["start", "stop", "status"])
+
+    args = parser.parse_args(argv)
+    if args.command == "worker":
+        return _worker()
+    if args.command == "simulate":
+        return _simulate(HubSettings(), args)
+    if args.command == "run":
+        from hub.demo import run_demo
+
+        return run_demo(args)
+    if args.command == "bench":
+        from hub.bench import run_bench
+
+        return run_bench(args)
+    from hub.localkafka import run_cli
+
+    return run_cli(args.action, RUN_DIR / "kafka.json")
+
+
+def _simulation_options(parser: argparse.ArgumentParser, default_rate: float = 100.0) -> None:
+    parser.add_argument("--seed", type=int, default=1, help="same seed, same messages")
+    parser.add_argument("--rate", type=float, default=default_rate, help="messages per second")
+    parser.add_argument("--duration", type=float, help="stop after this many seconds")
+    parser.add_argument("--count", type=int, help="stop after this many messages")
+    parser.add_argument("--invalid-share", type=float, default=0.02, help="share of bad messages")
+    parser.add_argument("--duplicate-share", type=float, default=0.01, help="share re-sent")
+    parser.add_argument(
+        "--out-of-order-share", type=float, default=0.01, help="share older than unit state"
+    )
+    parser.add_argument(
+        "--binary-share", type=float, default=0.1, help="share in CloudEvents binary mode"
+    )
+
+
+def _worker() -> int:
+    import faust
+
+    from hub.app import create_app
+
+    app, _ = create_app(HubSettings())
+    faust.Worker(
+        app, loglevel=os.environ.get("PELASTUS_HUB_LOG_LEVEL", "info")
+    ).execute_from_commandline()
+    return 0
+
+
+def _simulate(settings: HubSettings, args: argparse.Namespace) -> int:
+    from hub.registry import Registry
+    from hub.simulate import run
+
+    registry = Registry.load(settings.schemas_dir)
+    try:
+        asyncio.run(
+            run(
+                settings,
+                registry,
+                seed=args.seed,
+                rate=args.rate,
+                duration=args.duration,
+                count=args.count,
+                invalid_share=args.invalid_share,
+                duplicate_share=args.duplicate_share,
+                out_of_order_share=args.out_of_order_share,
+                binary_share=args.binary_share,
+                progress=lambda line: print(line, file=sys.stderr, flush=True),
+            )
+        )
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""CloudEvents 1.0 envelope: mirrors schemas/envelope/v1.json.
+
+The hub reads structured mode (the whole event as the JSON value) and binary
+mode (attributes as ce_* headers, data as the value).
+"""
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from hub.contracts.common import Timestamp
+from hub.contracts.unit_status import UnitStatusV1
+
+TYPE_PATTERN = re.compile(
+    r"^fi\.pelastus\.(?P<family>[a-z]+(?:-[a-z]+)*)\.v(?P<major>[1-9][0-9]*)$"
+)
+REQUIRED_ATTRIBUTES = ("specversion", "id", "source", "type", "time")
+# Newest version of each family's models, keyed by (family, major).
+KNOWN_TYPES = {("unit-status", 1): UnitStatusV1}
+STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
+
+
+class Envelope(BaseModel):
+    """The context attributes, without data; extension attributes are allowed."""
+
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+
+    specversion: Literal["1.0"]
+    id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    source: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    type: Annotated[str, StringConstraints(pattern=TYPE_PATTERN.pattern)]
+    time: Timestamp
+    datacontenttype: Literal["application/json"] | None = None
+
+
+class UnitStatusEvent(Envelope):
+    """A whole unit-status v1 event; one parse validates envelope and data together."""
+
+    type: Literal["fi.pelastus.unit-status.v1"]
+    data: UnitStatusV1
+
+
+def parse_type(value: str) -> tuple[str, int] | None:
+    match = TYPE_PATTERN.match(value)
+    if match is None:
+        return None
+    return match["family"], int(match["major"])
+
+
+def binary_mode_event(headers: dict[str, bytes], data: Any) -> dict[str, Any]:
+    """Rebuild a structured event from ce_* headers (CloudEvents Kafka binding)."""
+    event: dict[str, Any] = {
+        name[3:]: value.decode("utf-8") for name, value in headers.items() if name.startswith("ce_")
+    }
+    event["data"] = data
+    return event

@@ -1,0 +1,233 @@
+"""Decode and validate one input record: a valid event, or a rejection with a reason.
+
+The common case (a valid structured-mode event) costs one pydantic parse. Only
+when that fails does the slow path walk the checks in a fixed order, so that
+each bad record gets the first reason that applies and a message naming the
+field and what was expected.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import orjson
+from pydantic import BaseModel, ValidationError
+
+from hub.contracts.envelope import REQUIRED_ATTRIBUTES, Envelope, binary_mode_event, parse_type
+from hub.families import FAMILIES, Family
+from hub.reasons import Reason
+
+
+class InputRecord(Protocol):
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class ValidEvent:
+    source: str
+    id: str
+    data: Any  # the family's data model instance
+    entity_id: str
+    event_time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    reason: Reason
+    message: str
+    event_id: str | None = None
+
+
+class _Reject(Exception):
+    def __init__(self, reason: Reason, message: str, event_id: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.event_id = event_id
+
+
+def describe_errors(error: ValidationError, prefix: str) -> str:
+    """'data.crew: Input should be greater than or equal to 0; ...' (first three)."""
+    parts = []
+    for detail in error.errors(include_url=False)[:3]:
+        path = ".".join(str(p) for p in (prefix, *detail["loc"]) if p != "")
+        parts.append(f"{path}: {detail['msg']}")
+    more = error.error_count() - len(parts)
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+class Validator:
+    def __init__(
+        self, departments: frozenset[str], max_message_bytes: int, max_clock_skew_seconds: float
+    ) -> None:
+        self.departments = departments
+        self.max_message_bytes = max_message_bytes
+        self.max_clock_skew = timedelta(seconds=max_clock_skew_seconds)
+
+    def validate(
+        self, record: InputRecord, department: str, family: Family, now: datetime
+    ) -> ValidEvent | Rejection:
+        value = record.value
+        if value is None:
+            return Rejection(Reason.VALUE_NULL, "the record value is null; send a CloudEvent")
+        if len(value) > self.max_message_bytes:
+            return Rejection(
+                Reason.VALUE_TOO_LARGE,
+                f"the value is {len(value)} bytes; at most {self.max_message_bytes} are accepted",
+            )
+        try:
+            headers = dict(record.headers) if record.headers else {}
+            if "ce_specversion" in headers:
+                event = self._event_from_dict(
+                    binary_mode_event(_decode_headers(headers), _parse_object(value, "value")),
+                    family,
+                )
+            else:
+                try:
+                    event = family.event_model.model_validate_json(value)
+                except ValidationError:
+                    event = self._event_from_dict(_parse_object(value, "value"), family)
+            return self._check_semantics(record, department, family, event, now)
+        except _Reject as rejected:
+            return Rejection(rejected.reason, rejected.message, rejected.event_id)
+
+    def _event_from_dict(self, obj: dict[str, Any], family: Family) -> Any:
+        try:
+            return self._check_event(obj, family)
+        except _Reject as rejected:
+            # Tell the department which of its events this was, whenever it can be told.
+            event_id = obj.get("id")
+            rejected.event_id = event_id if isinstance(event_id, str) else None
+            raise
+
+    def _check_event(self, obj: dict[str, Any], family: Family) -> Any:
+        for attribute in REQUIRED_ATTRIBUTES:
+            if attribute not in obj:
+                raise _Reject(
+                    Reason.ENVELOPE_FIELD_MISSING,
+                    f"CloudEvents attribute '{attribute}' is required",
+                )
+        attributes = {k: v for k, v in obj.items() if k != "data"}
+        try:
+            envelope = Envelope.model_validate(attributes)
+        except ValidationError as error:
+            raise _Reject(Reason.ENVELOPE_FIELD_INVALID, describe_errors(error, "")) from None
+        type_family, major = parse_type(envelope.type)  # type: ignore[misc]
+        known = FAMILIES.get(type_family)
+        if known is None:
+            raise _Reject(
+                Reason.TYPE_UNKNOWN_FAMILY,
+                f"type '{envelope.type}': family '{type_family}' is unknown; "
+                f"known families: {', '.join(sorted(FAMILIES))}",
+            )
+        if known is not family:
+            raise _Reject(
+                Reason.TYPE_FAMILY_MISMATCH,
+                f"type '{envelope.type}' is a {type_family} event but the topic carries "
+                f"{family.name} events",
+            )
+        model = family.models.get(major)
+        if model is None:
+            raise _Reject(
+                Reason.TYPE_UNKNOWN_VERSION,
+                f"type '{envelope.type}': major version {major} of {family.name} is unknown; "
+                f"known: {', '.join(f'v{m}' for m in sorted(family.models))}",
+            )
+        if "data" not in obj:
+            raise _Reject(Reason.ENVELOPE_FIELD_MISSING, "'data' is required")
+        try:
+            data = model.model_validate(obj["data"])
+        except ValidationError as error:
+            raise _Reject(Reason.SCHEMA_INVALID, describe_errors(error, "data")) from None
+        return _Event(envelope.id, envelope.source, data)
+
+    def _check_semantics(
+        self, record: InputRecord, department: str, family: Family, event: Any, now: datetime
+    ) -> ValidEvent:
+        try:
+            return self._semantics(record, department, family, event, now)
+        except _Reject as rejected:
+            rejected.event_id = event.id
+            raise
+
+    def _semantics(
+        self, record: InputRecord, department: str, family: Family, event: Any, now: datetime
+    ) -> ValidEvent:
+        data: BaseModel = event.data
+        payload_department = data.department  # type: ignore[attr-defined]
+        if payload_department != department:
+            if payload_department not in self.departments:
+                raise _Reject(
+                    Reason.DEPARTMENT_UNKNOWN,
+                    f"data.department '{payload_department}' is not in the department registry",
+                )
+            raise _Reject(
+                Reason.DEPARTMENT_MISMATCH,
+                f"data.department '{payload_department}' does not match the topic's "
+                f"department '{department}'",
+            )
+        entity_id = getattr(data, family.key_field)
+        if record.key is None or record.key != entity_id.encode():
+            raise _Reject(
+                Reason.KEY_MISMATCH,
+                f"the record key must be data.{family.key_field} '{entity_id}', "
+                f"got {_show_key(record.key)}",
+            )
+        event_time = getattr(data, family.time_field)
+        if event_time > now + self.max_clock_skew:
+            raise _Reject(
+                Reason.EVENT_TIME_IN_FUTURE,
+                f"data.{family.time_field} {event_time.isoformat()} is more than "
+                f"{self.max_clock_skew.total_seconds():g} s ahead of the hub's clock",
+            )
+        return ValidEvent(event.source, event.id, data, entity_id, event_time)
+
+
+@dataclass(frozen=True, slots=True)
+class _Event:
+    id: str
+    source: str
+    data: Any
+
+
+def _parse_object(raw: bytes, what: str) -> dict[str, Any]:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise _Reject(
+            Reason.VALUE_NOT_UTF8, f"the {what} is not UTF-8: byte {error.start} is invalid"
+        ) from None
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise _Reject(Reason.VALUE_NOT_JSON, f"the {what} is not JSON: {error}") from None
+    if not isinstance(obj, dict):
+        raise _Reject(
+            Reason.VALUE_NOT_OBJECT,
+            f"the {what} is a JSON {type(obj).__name__}; a JSON object is expected",
+        )
+    return obj
+
+
+def _decode_headers(headers: dict[str, bytes]) -> dict[str, bytes]:
+    for name, value in headers.items():
+        if name.startswith("ce_"):
+            try:
+                value.decode("utf-8")
+            except (UnicodeDecodeError, AttributeError):
+                raise _Reject(
+                    Reason.ENVELOPE_FIELD_INVALID, f"header '{name}' is not UTF-8 text"
+                ) from None
+    return headers
+
+
+def _show_key(key: bytes | None) -> str:
+    if key is None:
+        return "no key"
+    return repr(key.decode("utf-8", "replace")[:80])

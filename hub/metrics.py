@@ -1,0 +1,75 @@
+"""Prometheus metrics of one worker, in a registry of its own.
+
+Names follow Prometheus conventions: prefix pelastus_hub_, base units, counters
+ending in _total. Every label value comes from a closed set (registry
+departments, families, outcomes, reason codes, unit types, status classes).
+"""
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from hub.process import BatchResult
+
+LAG_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+
+
+class HubMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.records = Counter(
+            "pelastus_hub_records_total",
+            "Consumed input records by outcome: accepted, duplicate, stale or dead_lettered.",
+            ["department", "family", "outcome"],
+            registry=r,
+        )
+        self.dead_letters = Counter(
+            "pelastus_hub_dead_letters_total",
+            "Records sent to the dead-letter topic, by reason code.",
+            ["department", "reason"],
+            registry=r,
+        )
+        self.batch_seconds = Histogram(
+            "pelastus_hub_batch_processing_seconds",
+            "Time to process one consumed batch, from validation to committed offsets.",
+            buckets=BATCH_BUCKETS,
+            registry=r,
+        )
+        self.event_lag = Histogram(
+            "pelastus_hub_event_lag_seconds",
+            "Processing time minus event time of accepted events.",
+            buckets=LAG_BUCKETS,
+            registry=r,
+        )
+        self.units = Gauge(
+            "pelastus_hub_units",
+            "Units in the latest snapshot by department, unit type and status class.",
+            ["department", "unit_type", "status_class"],
+            registry=r,
+        )
+        self.last_event = Gauge(
+            "pelastus_hub_last_event_timestamp_seconds",
+            "Event time of the department's latest accepted unit status, Unix seconds.",
+            ["department"],
+            registry=r,
+        )
+        self.snapshots = Counter(
+            "pelastus_hub_snapshots_published_total",
+            "Capability snapshots published.",
+            registry=r,
+        )
+        self.snapshot_sequence = Gauge(
+            "pelastus_hub_snapshot_sequence",
+            "Sequence number of the latest published snapshot.",
+            registry=r,
+        )
+
+    def record_batch(self, result: BatchResult, seconds: float) -> None:
+        # Counted once per label set per batch, not per record: the hot path stays cheap.
+        for (department, family, outcome), count in result.outcomes.items():
+            self.records.labels(department, family, outcome).inc(count)
+        for letter in result.dead_letters:
+            self.dead_letters.labels(letter.department, letter.rejection.reason).inc()
+        for lag in result.lags:
+            self.event_lag.observe(lag)
+        self.batch_seconds.observe(seconds)

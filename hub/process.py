@@ -1,0 +1,58 @@
+"""One batch of consumed records through validation and state: pure, no I/O.
+
+Every record ends in exactly one outcome; the caller turns the result into
+dead letters, feedback, changelog records and metrics.
+"""
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from hub.families import Family
+from hub.ingest import InputRecord, Rejection, Validator
+from hub.state import Outcome, UnitStore
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    record: InputRecord
+    department: str
+    family: str
+    rejection: Rejection
+
+
+@dataclass
+class BatchResult:
+    # (department, family, outcome) -> records
+    outcomes: Counter[tuple[str, str, Outcome]] = field(default_factory=Counter)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    # Event-time lag of each accepted event, seconds.
+    lags: list[float] = field(default_factory=list)
+
+    @property
+    def consumed(self) -> int:
+        return sum(self.outcomes.values())
+
+
+def process_batch(
+    records: Iterable[InputRecord],
+    routes: dict[str, tuple[str, Family]],
+    validator: Validator,
+    store: UnitStore,
+    now: datetime,
+) -> BatchResult:
+    result = BatchResult()
+    outcomes = result.outcomes
+    for record in records:
+        department, family = routes[record.topic]
+        checked = validator.validate(record, department, family, now)
+        if isinstance(checked, Rejection):
+            outcome = Outcome.DEAD_LETTERED
+            result.dead_letters.append(DeadLetter(record, department, family.name, checked))
+        else:
+            outcome = store.apply(department, checked)
+            if outcome is Outcome.ACCEPTED:
+                result.lags.append((now - checked.event_time).total_seconds())
+        outcomes[department, family.name, outcome] += 1
+    return result

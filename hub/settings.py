@@ -1,0 +1,53 @@
+"""The hub's one configuration object.
+
+Every field can be set from the environment as PELASTUS_HUB_<FIELD> (upper case),
+e.g. PELASTUS_HUB_BOOTSTRAP_SERVERS=127.0.0.1:9092; the README lists them all.
+"""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class HubSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PELASTUS_HUB_", frozen=True)
+
+    bootstrap_servers: str = Field(
+        "127.0.0.1:9092", description="Kafka bootstrap servers, comma separated."
+    )
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+
+    group_id: str = Field("pelastus-hub", description="Consumer group the workers share.")
+    snapshot_interval_seconds: float = Field(5.0, gt=0)
+    max_message_bytes: int = Field(
+        1024 * 1024, gt=0, description="Larger values are dead-lettered."
+    )
+    max_clock_skew_seconds: float = Field(
+        300.0, ge=0, description="How far in the future an event time may lie."
+    )
+    input_partitions: int = Field(3, ge=1, description="Partitions of topics the hub creates.")
+    batch_max_records: int = Field(5000, ge=1, description="Most records processed in one batch.")
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(6066, ge=0, le=65535)
+    schemas_dir: Path = REPO_ROOT / "schemas"
+
+    def kafka_options(self) -> dict[str, object]:
+        """Connection keyword arguments common to aiokafka clients."""
+        options: dict[str, object] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "security_protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism:
+            options["sasl_mechanism"] = self.sasl_mechanism
+            options["sasl_plain_username"] = self.sasl_username
+            options["sasl_plain_password"] = (
+                self.sasl_password.get_secret_value() if self.sasl_password else None
+            )
+        return options

@@ -1,0 +1,134 @@
+"""Latest state per unit, decided by event time, and its changelog encoding.
+
+An event replaces a unit's state only when it is newer: (event time, event id)
+greater than the current one, so the result does not depend on arrival order.
+A unit remembers the identities of its last DEDUP_WINDOW accepted events; a
+redelivery of any of them is a duplicate and changes nothing.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+import orjson
+
+from hub.ingest import ValidEvent
+
+DEDUP_WINDOW = 32
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    STALE = "stale"
+    DEAD_LETTERED = "dead_lettered"
+
+
+@dataclass(frozen=True, slots=True)
+class UnitState:
+    department: str
+    unit_id: str
+    unit_type: str
+    status: str
+    station_id: str
+    crew: int
+    capabilities: tuple[str, ...]
+    position: tuple[float, float] | None
+    incident_id: str | None
+    observed_at: datetime
+    event_id: str
+    # "<source>\x1f<id>" of the last accepted events, oldest first.
+    recent_events: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return unit_key(self.department, self.unit_id)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {
+                "department": self.department,
+                "unit_id": self.unit_id,
+                "unit_type": self.unit_type,
+                "status": self.status,
+                "station_id": self.station_id,
+                "crew": self.crew,
+                "capabilities": self.capabilities,
+                "position": self.position,
+                "incident_id": self.incident_id,
+                "observed_at": self.observed_at.isoformat(),
+                "event_id": self.event_id,
+                "recent_events": self.recent_events,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> "UnitState":
+        obj = orjson.loads(raw)
+        position = obj["position"]
+        return cls(
+            department=obj["department"],
+            unit_id=obj["unit_id"],
+            unit_type=obj["unit_type"],
+            status=obj["status"],
+            station_id=obj["station_id"],
+            crew=obj["crew"],
+            capabilities=tuple(obj["capabilities"]),
+            position=tuple(position) if position else None,
+            incident_id=obj["incident_id"],
+            observed_at=datetime.fromisoformat(obj["observed_at"]),
+            event_id=obj["event_id"],
+            recent_events=tuple(obj["recent_events"]),
+        )
+
+
+def unit_key(department: str, unit_id: str) -> str:
+    return f"{department}/{unit_id}"
+
+
+class UnitStore:
+    """The units' latest states, plus the keys changed since the last take_changes()."""
+
+    def __init__(self) -> None:
+        self.units: dict[str, UnitState] = {}
+        self._changed: set[str] = set()
+
+    def apply(self, department: str, event: ValidEvent) -> Outcome:
+        key = unit_key(department, event.entity_id)
+        current = self.units.get(key)
+        identity = f"{event.source}\x1f{event.id}"
+        recent: tuple[str, ...] = ()
+        if current is not None:
+            if identity in current.recent_events:
+                return Outcome.DUPLICATE
+            if (event.event_time, event.id) <= (current.observed_at, current.event_id):
+                return Outcome.STALE
+            recent = current.recent_events[-(DEDUP_WINDOW - 1) :]
+        data = event.data
+        position = data.position
+        self.units[key] = UnitState(
+            department=department,
+            unit_id=event.entity_id,
+            unit_type=data.unit_type,
+            status=data.status,
+            station_id=data.station_id,
+            crew=data.crew,
+            capabilities=tuple(data.capabilities),
+            position=(position.lat, position.lon) if position else None,
+            incident_id=data.incident_id,
+            observed_at=event.event_time,
+            event_id=event.id,
+            recent_events=(*recent, identity),
+        )
+        self._changed.add(key)
+        return Outcome.ACCEPTED
+
+    def take_changes(self) -> list[UnitState]:
+        """States changed since the last call: what the changelog must be told."""
+        changed = [self.units[key] for key in self._changed]
+        self._changed.clear()
+        return changed
+
+    def restore(self, raw: bytes) -> None:
+        state = UnitState.from_json(raw)
+        self.units[state.key] = state

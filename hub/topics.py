@@ -1,0 +1,55 @@
+"""Topic names of the v1 contract, and their creation."""
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+TOPIC_ALREADY_EXISTS = 36
+
+DEAD_LETTER = "hub.dead-letter"
+CAPABILITY = "national.capability"
+# Any record here asks for a capability snapshot now, besides the fixed cadence.
+SNAPSHOT_REQUESTS = "hub.snapshot-requests"
+# Compacted: the latest state of every unit, so a restarted worker need not replay inputs.
+UNIT_STATE = "hub.state.unit-status"
+
+
+def input_topic(department: str, family: str) -> str:
+    return f"dept.{department}.{family}"
+
+
+def feedback_topic(department: str) -> str:
+    return f"feedback.{department}"
+
+
+async def ensure_topics(admin: AIOKafkaAdminClient, topics: list[NewTopic]) -> list[str]:
+    """Create the topics that do not exist yet; returns the names created."""
+    existing = set(await admin.list_topics())
+    missing = [t for t in topics if t.name not in existing]
+    if not missing:
+        return []
+    response = await admin.create_topics(missing)
+    created = []
+    for name, code, *message in response.topic_errors:
+        if code == TOPIC_ALREADY_EXISTS:  # another worker raced us to it: fine
+            continue
+        if code != 0:
+            raise RuntimeError(f"could not create topic {name}: error {code} {message}")
+        created.append(name)
+    return created
+
+
+def hub_topics(departments: list[str], families: list[str], partitions: int) -> list[NewTopic]:
+    """Every topic the hub reads or writes, with the settings it relies on."""
+    topics = [
+        NewTopic(input_topic(code, family), partitions, 1)
+        for code in departments
+        for family in families
+    ]
+    topics += [NewTopic(feedback_topic(code), 1, 1) for code in departments]
+    topics += [
+        NewTopic(DEAD_LETTER, partitions, 1),
+        # One partition: one ordered snapshot stream whose last record is the latest.
+        NewTopic(CAPABILITY, 1, 1),
+        NewTopic(SNAPSHOT_REQUESTS, 1, 1),
+        NewTopic(UNIT_STATE, 1, 1, topic_configs={"cleanup.policy": "compact"}),
+    ]
+    return topics

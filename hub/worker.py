@@ -1,0 +1,265 @@
+"""The unit-status worker: consume in batches, decide outcomes, write side outputs, commit.
+
+The loop is plain aiokafka `getmany`, not a Faust agent: per-event stream
+iteration costs more CPU than the validation itself (see docs/design.md). The
+order within one batch is what makes the outcome at-least-once and idempotent:
+
+1. decide every record's outcome (hub.process, pure);
+2. produce dead letters, feedback and the changed unit states, and wait for acks;
+3. only then commit the batch's offsets.
+
+A crash between 2 and 3 replays the batch: its events are then duplicates of
+what the changelog already holds, so the state comes out the same.
+"""
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from mode import Service
+
+from hub import topics
+from hub.aggregate import STATUS_CLASS, snapshot
+from hub.families import FAMILIES, Family
+from hub.ingest import Validator
+from hub.metrics import HubMetrics
+from hub.process import BatchResult, DeadLetter, process_batch
+from hub.registry import Registry
+from hub.settings import HubSettings
+from hub.state import UnitStore
+
+log = logging.getLogger(__name__)
+
+FEEDBACK_SCHEMA = "fi.pelastus.feedback.v1"
+
+
+class UnitStatusWorker(Service):
+    def __init__(self, settings: HubSettings, registry: Registry, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.settings = settings
+        self.registry = registry
+        self.metrics = HubMetrics()
+        self.store = UnitStore()
+        self.validator = Validator(
+            registry.codes, settings.max_message_bytes, settings.max_clock_skew_seconds
+        )
+        family = FAMILIES["unit-status"]
+        self.routes: dict[str, tuple[str, Family]] = {
+            topic: (code, family) for topic, code in registry.input_topics(family.name).items()
+        }
+        self.sequence = 0
+        self.latest_snapshot: dict[str, Any] | None = None
+        self.consumed = 0
+        self.restored = False
+        self.assigned: set[TopicPartition] = set()
+        self._state_position = 0
+        self._producer: AIOKafkaProducer | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self._reader: AIOKafkaConsumer | None = None
+
+    @property
+    def ready(self) -> bool:
+        """State restored and input partitions assigned: what /readyz reports."""
+        return self.restored and bool(self.assigned)
+
+    async def on_start(self) -> None:
+        options = self.settings.kafka_options()
+        admin = AIOKafkaAdminClient(**options)
+        await admin.start()
+        try:
+            created = await topics.ensure_topics(
+                admin,
+                topics.hub_topics(
+                    sorted(self.registry.codes), ["unit-status"], self.settings.input_partitions
+                ),
+            )
+        finally:
+            await admin.close()
+        if created:
+            log.info("created %d topics", len(created))
+        self._producer = AIOKafkaProducer(
+            **options,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=2,
+            max_request_size=max(self.settings.max_message_bytes * 2, 1 << 20) + 65536,
+        )
+        await self._producer.start()
+        # A group-less reader for the compacted state topic and the last snapshot.
+        self._reader = AIOKafkaConsumer(**options, enable_auto_commit=False)
+        await self._reader.start()
+        await self._catch_up_state()
+        self.sequence = await self._last_sequence()
+        self.restored = True
+        log.info("restored %d units; snapshot sequence %d", len(self.store.units), self.sequence)
+        self._consumer = AIOKafkaConsumer(
+            **options,
+            group_id=self.settings.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=self.settings.max_message_bytes * 2,
+            fetch_max_bytes=max(52428800, self.settings.max_message_bytes * 4),
+        )
+        await self._consumer.start()
+        self._consumer.subscribe(topics=list(self.routes), listener=_Assignment(self))
+
+    async def on_shutdown(self) -> None:
+        for client in (self._consumer, self._reader, self._producer):
+            if client is not None:
+                await client.stop()
+
+    async def _catch_up_state(self) -> None:
+        """Read the state changelog from where this worker last stopped reading to its end.
+
+        On assignment this picks up what another worker wrote for partitions that
+        move here: that worker produced its changelog before committing offsets.
+        """
+        assert self._reader is not None
+        partition = TopicPartition(topics.UNIT_STATE, 0)
+        self._reader.assign([partition])
+        end = (await self._reader.end_offsets([partition]))[partition]
+        self._reader.seek(partition, self._state_position)
+        while self._state_position < end:
+            batch = await self._reader.getmany(partition, timeout_ms=1000, max_records=10000)
+            for record in batch.get(partition, []):
+                if record.value is not None:
+                    self.store.restore(record.value)
+                self._state_position = record.offset + 1
+        self.store.take_changes()  # restored states are already in the changelog
+
+    async def _last_sequence(self) -> int:
+        assert self._reader is not None
+        partition = TopicPartition(topics.CAPABILITY, 0)
+        self._reader.assign([partition])
+        end = (await self._reader.end_offsets([partition]))[partition]
+        if end == 0:
+            return 0
+        self._reader.seek(partition, end - 1)
+        batch = await self._reader.getmany(partition, timeout_ms=5000)
+        records = batch.get(partition, [])
+        return int(orjson.loads(records[-1].value)["sequence"]) if records else 0
+
+    @Service.task
+    async def _consume(self) -> None:
+        while not self.should_stop:
+            if self._consumer is None:
+                await self.sleep(0.05)
+                continue
+            batches = await self._consumer.getmany(
+                timeout_ms=200, max_records=self.settings.batch_max_records
+            )
+            if batches:
+                await self.handle_batch(batches)
+
+    async def handle_batch(self, batches: dict[TopicPartition, list[Any]]) -> BatchResult:
+        started = time.perf_counter()
+        records = [record for partition_records in batches.values() for record in partition_records]
+        result = process_batch(records, self.routes, self.validator, self.store, datetime.now(UTC))
+        await self._write_side_outputs(result)
+        assert self._consumer is not None
+        await self._consumer.commit(
+            {tp: part[-1].offset + 1 for tp, part in batches.items() if part}
+        )
+        self.consumed += len(records)
+        self.metrics.record_batch(result, time.perf_counter() - started)
+        return result
+
+    async def _write_side_outputs(self, result: BatchResult) -> None:
+        assert self._producer is not None
+        producer = self._producer
+        pending = [await self._dead_letter(producer, letter) for letter in result.dead_letters]
+        pending += [await self._feedback(producer, letter) for letter in result.dead_letters]
+        batch = producer.create_batch()
+        for state in self.store.take_changes():
+            key, value = state.key.encode(), state.to_json()
+            if batch.append(key=key, value=value, timestamp=None) is None:
+                pending.append(await producer.send_batch(batch, topics.UNIT_STATE, partition=0))
+                batch = producer.create_batch()
+                batch.append(key=key, value=value, timestamp=None)
+        if batch.record_count():
+            pending.append(await producer.send_batch(batch, topics.UNIT_STATE, partition=0))
+        if pending:
+            await asyncio.gather(*pending)
+
+    async def _dead_letter(self, producer: AIOKafkaProducer, letter: DeadLetter) -> Any:
+        record, rejection = letter.record, letter.rejection
+        headers = [
+            *(record.headers or ()),
+            ("hub.error.reason", rejection.reason.encode()),
+            ("hub.error.message", rejection.message.encode()),
+            ("hub.error.topic", record.topic.encode()),
+            ("hub.error.partition", str(record.partition).encode()),
+            ("hub.error.offset", str(record.offset).encode()),
+            ("hub.error.department", letter.department.encode()),
+        ]
+        return await producer.send(
+            topics.DEAD_LETTER, value=record.value, key=record.key, headers=headers
+        )
+
+    async def _feedback(self, producer: AIOKafkaProducer, letter: DeadLetter) -> Any:
+        record, rejection = letter.record, letter.rejection
+        value = orjson.dumps(
+            {
+                "schema": FEEDBACK_SCHEMA,
+                "reason": rejection.reason,
+                "message": rejection.message,
+                "event_id": rejection.event_id,
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "hub_time": datetime.now(UTC).isoformat(),
+            }
+        )
+        return await producer.send(
+            topics.feedback_topic(letter.department), value=value, key=record.key
+        )
+
+    async def publish_snapshot(self) -> dict[str, Any]:
+        """Build, publish and remember the next capability snapshot."""
+        assert self._producer is not None
+        now = datetime.now(UTC)
+        document = snapshot(self.store.units.values(), self.registry.codes, self.sequence + 1, now)
+        await (
+            await self._producer.send(
+                topics.CAPABILITY, value=orjson.dumps(document), key=b"national"
+            )
+        )
+        self.sequence = document["sequence"]
+        self.latest_snapshot = document
+        self._export_gauges(document)
+        return document
+
+    def _export_gauges(self, document: dict[str, Any]) -> None:
+        metrics = self.metrics
+        metrics.snapshots.inc()
+        metrics.snapshot_sequence.set(document["sequence"])
+        counts: Counter[tuple[str, str, str]] = Counter()
+        for code, view in document["departments"].items():
+            for unit_type, statuses in view["units_by_type"].items():
+                for status, count in statuses.items():
+                    counts[code, unit_type, STATUS_CLASS[status]] += count
+            if view["last_event_time"]:
+                metrics.last_event.labels(code).set(
+                    datetime.fromisoformat(view["last_event_time"]).timestamp()
+                )
+        metrics.units.clear()
+        for labels, count in counts.items():
+            metrics.units.labels(*labels).set(count)
+
+
+class _Assignment(ConsumerRebalanceListener):
+    def __init__(self, worker: UnitStatusWorker) -> None:
+        self.worker = worker
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        self.worker.assigned.difference_update(revoked)
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        await self.worker._catch_up_state()
+        self.worker.assigned.update(assigned)

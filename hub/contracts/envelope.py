@@ -31,7 +31,7 @@ class Envelope(BaseModel):
     source: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     type: Annotated[str, StringConstraints(pattern=TYPE_PATTERN.pattern)]
     time: Timestamp
-    datacontenttype: Literal["application/json"] | None = None
+    datacontenttype: Literal["application/json"] = "application/json"
 
 
 class UnitStatusEvent(Envelope):

@@ -1,0 +1,142 @@
+import json
+
+import pytest
+
+from hub.families import UNIT_STATUS
+from hub.ingest import Rejection, ValidEvent, Validator
+from hub.reasons import DESCRIPTIONS, Reason
+from hub.registry import Registry
+from tests.unit.helpers import NOW, SCHEMAS, Record, event, record
+
+VALIDATOR = Validator(Registry.load(SCHEMAS).codes, 4096, 300)
+
+
+def check(rec: Record, department: str = "pirkanmaa") -> ValidEvent | Rejection:
+    return VALIDATOR.validate(rec, department, UNIT_STATUS, NOW)
+
+
+def test_structured_event_is_valid() -> None:
+    result = check(record(event()))
+    assert isinstance(result, ValidEvent)
+    assert (result.entity_id, result.id) == ("RPI487", "0f5c2a9e-7d1b-4a7e-9a53-3c1f6e2d8b10")
+    assert result.event_time.isoformat() == "2026-11-28T07:45:12+02:00"
+
+
+def test_binary_mode_event_is_valid() -> None:
+    document = event()
+    headers = tuple(
+        (f"ce_{name}", str(value).encode())
+        for name, value in document.items()
+        if name not in ("data", "datacontenttype")
+    )
+    rec = Record(
+        "dept.pirkanmaa.unit-status", b"RPI487", json.dumps(document["data"]).encode(), headers
+    )
+    result = check(rec)
+    assert isinstance(result, ValidEvent)
+    assert result.data.crew == 4
+
+
+def without(document: dict, name: str) -> dict:
+    return {k: v for k, v in document.items() if k != name}
+
+
+BAD = {
+    "null value": (record(None), Reason.VALUE_NULL, "null"),
+    "too large": (record(event(station_id="S" * 5000)), Reason.VALUE_TOO_LARGE, "at most 4096"),
+    "not utf-8": (record(b'{"a": "\xff"}'), Reason.VALUE_NOT_UTF8, "byte 7"),
+    "not json": (record(b"{unit"), Reason.VALUE_NOT_JSON, "not JSON"),
+    "json array": (record(b"[1, 2]"), Reason.VALUE_NOT_OBJECT, "JSON list"),
+    "missing id": (record(without(event(), "id")), Reason.ENVELOPE_FIELD_MISSING, "'id'"),
+    "missing time": (record(without(event(), "time")), Reason.ENVELOPE_FIELD_MISSING, "'time'"),
+    "missing data": (record(without(event(), "data")), Reason.ENVELOPE_FIELD_MISSING, "'data'"),
+    "specversion": (
+        record(dict(event(), specversion="0.3")),
+        Reason.ENVELOPE_FIELD_INVALID,
+        "specversion",
+    ),
+    "empty source": (record(dict(event(), source="")), Reason.ENVELOPE_FIELD_INVALID, "source"),
+    "bad time": (record(dict(event(), time="today")), Reason.ENVELOPE_FIELD_INVALID, "time: "),
+    "bad type": (record(dict(event(), type="unit-status")), Reason.ENVELOPE_FIELD_INVALID, "type"),
+    "unknown family": (
+        record(dict(event(), type="fi.pelastus.weather.v1")),
+        Reason.TYPE_UNKNOWN_FAMILY,
+        "'weather'",
+    ),
+    "unknown version": (
+        record(dict(event(), type="fi.pelastus.unit-status.v2")),
+        Reason.TYPE_UNKNOWN_VERSION,
+        "major version 2",
+    ),
+    "schema": (record(event(crew=-1)), Reason.SCHEMA_INVALID, "data.crew"),
+    "schema nested": (
+        record(event(position={"lat": 91, "lon": 0})),
+        Reason.SCHEMA_INVALID,
+        "data.position.lat",
+    ),
+    "extra field": (record(event(colour="red")), Reason.SCHEMA_INVALID, "data.colour"),
+    "unknown department": (
+        record(event(department="narnia")),
+        Reason.DEPARTMENT_UNKNOWN,
+        "'narnia'",
+    ),
+    "department mismatch": (
+        record(event(department="lappi")),
+        Reason.DEPARTMENT_MISMATCH,
+        "'lappi'",
+    ),
+    "key mismatch": (record(event(), key=b"RPI999"), Reason.KEY_MISMATCH, "'RPI999'"),
+    "no key": (record(event(), key=None), Reason.KEY_MISMATCH, "no key"),
+    "future": (
+        record(event(observed_at="2026-11-28T08:05:01Z")),
+        Reason.EVENT_TIME_IN_FUTURE,
+        "300 s ahead",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_input_gets_its_reason_and_a_message_naming_the_field(case: str) -> None:
+    rec, reason, words = BAD[case]
+    result = check(rec)
+    assert isinstance(result, Rejection)
+    assert result.reason is reason
+    assert words in result.message
+
+
+def test_every_reason_is_covered_and_described() -> None:
+    covered = {reason for _, reason, _ in BAD.values()}
+    assert covered | {Reason.TYPE_FAMILY_MISMATCH} == set(Reason)
+    assert set(DESCRIPTIONS) == set(Reason)
+
+
+def test_event_within_allowed_skew_is_valid() -> None:
+    assert isinstance(check(record(event(observed_at="2026-11-28T08:04:59Z"))), ValidEvent)
+
+
+def test_rejection_carries_the_event_id_when_known() -> None:
+    assert check(record(event(crew=-1))).event_id == "0f5c2a9e-7d1b-4a7e-9a53-3c1f6e2d8b10"
+    assert check(record(event(), key=b"X")).event_id == "0f5c2a9e-7d1b-4a7e-9a53-3c1f6e2d8b10"
+    assert check(record(b"[]")).event_id is None
+
+
+def test_binary_mode_with_bad_data_is_rejected() -> None:
+    headers = (
+        ("ce_specversion", b"1.0"),
+        ("ce_id", b"x"),
+        ("ce_source", b"/s"),
+        ("ce_type", b"fi.pelastus.unit-status.v1"),
+        ("ce_time", b"2026-11-28T07:00:00Z"),
+    )
+    result = check(Record("dept.pirkanmaa.unit-status", b"RPI487", b"not json", headers))
+    assert isinstance(result, Rejection) and result.reason is Reason.VALUE_NOT_JSON
+    bad_header = (*headers[:1], ("ce_id", b"\xff"), *headers[2:])
+    result = check(
+        Record(
+            "dept.pirkanmaa.unit-status",
+            b"RPI487",
+            json.dumps(event()["data"]).encode(),
+            bad_header,
+        )
+    )
+    assert isinstance(result, Rejection) and result.reason is Reason.ENVELOPE_FIELD_INVALID

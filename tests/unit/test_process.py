@@ -1,0 +1,49 @@
+from hub.families import UNIT_STATUS
+from hub.ingest import Validator
+from hub.process import process_batch
+from hub.reasons import Reason
+from hub.registry import Registry
+from hub.state import Outcome, UnitStore
+from tests.unit.helpers import NOW, SCHEMAS, event, record
+
+REGISTRY = Registry.load(SCHEMAS)
+ROUTES = {
+    topic: (code, UNIT_STATUS) for topic, code in REGISTRY.input_topics("unit-status").items()
+}
+
+
+def test_every_record_gets_exactly_one_outcome() -> None:
+    first = event()
+    newer = dict(event(status="dispatched", observed_at="2026-11-28T07:50:00+02:00"), id="e2")
+    older = dict(event(status="on_scene", observed_at="2026-11-28T07:40:00+02:00"), id="e0")
+    records = [
+        record(first),
+        record(newer),
+        record(first),  # duplicate
+        record(older),  # stale
+        record(b"nope"),
+        record(event(department="lappi")),
+        record(
+            dict(event(unit_id="RLA1", department="lappi"), id="l1"),
+            key=b"RLA1",
+            department="lappi",
+        ),
+    ]
+    store = UnitStore()
+    validator = Validator(REGISTRY.codes, 1 << 20, 300)
+    result = process_batch(records, ROUTES, validator, store, NOW)
+    assert result.consumed == len(records)
+    assert result.outcomes == {
+        ("pirkanmaa", "unit-status", Outcome.ACCEPTED): 2,
+        ("pirkanmaa", "unit-status", Outcome.DUPLICATE): 1,
+        ("pirkanmaa", "unit-status", Outcome.STALE): 1,
+        ("pirkanmaa", "unit-status", Outcome.DEAD_LETTERED): 2,
+        ("lappi", "unit-status", Outcome.ACCEPTED): 1,
+    }
+    assert [d.rejection.reason for d in result.dead_letters] == [
+        Reason.VALUE_NOT_JSON,
+        Reason.DEPARTMENT_MISMATCH,
+    ]
+    assert [d.record.value for d in result.dead_letters] == [b"nope", records[5].value]
+    assert store.units["pirkanmaa/RPI487"].status == "dispatched"
+    assert len(result.lags) == 3

@@ -1,0 +1,88 @@
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from hub.contracts.unit_status import UnitStatusV1
+from hub.ingest import ValidEvent
+from hub.state import DEDUP_WINDOW, Outcome, UnitState, UnitStore
+from tests.unit.helpers import event
+
+T0 = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
+
+
+def valid(
+    event_id: str, seconds: float, status: str = "available_at_station", unit: str = "RPI487"
+) -> ValidEvent:
+    when = T0 + timedelta(seconds=seconds)
+    data = UnitStatusV1.model_validate(
+        event(unit_id=unit, status=status, observed_at=when.isoformat())["data"]
+    )
+    return ValidEvent("/s", event_id, data, unit, when)
+
+
+def test_newer_event_replaces_state() -> None:
+    store = UnitStore()
+    assert store.apply("pirkanmaa", valid("a", 0)) is Outcome.ACCEPTED
+    assert store.apply("pirkanmaa", valid("b", 10, "dispatched")) is Outcome.ACCEPTED
+    assert store.units["pirkanmaa/RPI487"].status == "dispatched"
+
+
+def test_older_event_is_stale_and_changes_nothing() -> None:
+    store = UnitStore()
+    store.apply("pirkanmaa", valid("b", 10, "dispatched"))
+    store.take_changes()
+    assert store.apply("pirkanmaa", valid("a", 0)) is Outcome.STALE
+    assert store.units["pirkanmaa/RPI487"].status == "dispatched"
+    assert store.take_changes() == []
+
+
+def test_duplicate_of_latest_or_earlier_event_is_a_duplicate() -> None:
+    store = UnitStore()
+    store.apply("pirkanmaa", valid("a", 0))
+    store.apply("pirkanmaa", valid("b", 10, "dispatched"))
+    assert store.apply("pirkanmaa", valid("b", 10, "dispatched")) is Outcome.DUPLICATE
+    assert store.apply("pirkanmaa", valid("a", 0)) is Outcome.DUPLICATE
+
+
+def test_equal_event_times_are_ordered_by_event_id_whatever_the_arrival_order() -> None:
+    first, second = UnitStore(), UnitStore()
+    first.apply("pirkanmaa", valid("x", 5, "en_route"))
+    first.apply("pirkanmaa", valid("y", 5, "on_scene"))
+    second.apply("pirkanmaa", valid("y", 5, "on_scene"))
+    assert second.apply("pirkanmaa", valid("x", 5, "en_route")) is Outcome.STALE
+    # The same state; only the memory of which events were seen differs.
+    visible = [replace(s.units["pirkanmaa/RPI487"], recent_events=()) for s in (first, second)]
+    assert visible[0] == visible[1]
+
+
+def test_dedup_window_is_bounded() -> None:
+    store = UnitStore()
+    for i in range(DEDUP_WINDOW + 5):
+        store.apply("pirkanmaa", valid(f"e{i}", i))
+    state = store.units["pirkanmaa/RPI487"]
+    assert len(state.recent_events) == DEDUP_WINDOW
+    assert state.recent_events[-1] == f"/s\x1fe{DEDUP_WINDOW + 4}"
+    # Outside the window an old redelivery is still never applied: it is stale.
+    assert store.apply("pirkanmaa", valid("e0", 0)) is Outcome.STALE
+
+
+def test_changes_are_reported_once() -> None:
+    store = UnitStore()
+    store.apply("pirkanmaa", valid("a", 0))
+    store.apply("pirkanmaa", valid("b", 1))
+    store.apply("pirkanmaa", valid("c", 0, unit="RPI488"))
+    assert sorted(s.key for s in store.take_changes()) == ["pirkanmaa/RPI487", "pirkanmaa/RPI488"]
+    assert store.take_changes() == []
+
+
+def test_changelog_round_trip() -> None:
+    store = UnitStore()
+    data = event(position={"lat": 61.5, "lon": 23.75}, incident_id="PI-1", status="on_scene")[
+        "data"
+    ]
+    model = UnitStatusV1.model_validate(data)
+    store.apply("pirkanmaa", ValidEvent("/s", "a", model, "RPI487", model.observed_at))
+    state = store.units["pirkanmaa/RPI487"]
+    assert UnitState.from_json(state.to_json()) == state
+    restored = UnitStore()
+    restored.restore(state.to_json())
+    assert restored.units == store.units

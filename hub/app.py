@@ -1,7 +1,10 @@
-"""The one faust.App: worker lifecycle, web server, snapshot timer.
+"""The one faust.App: worker lifecycle, web server, on-demand snapshots.
 
 Faust is the runtime here, not the hot path: the unit-status worker runs its
-own batch consumer as a service of the app (see hub/worker.py).
+own batch consumer and snapshot timer as a service of the app (hub/worker.py).
+The timer is the worker's, not an @app.timer, because Faust starts its timers
+only once its own consumer group has settled, which after a crashed worker
+takes a session timeout.
 """
 
 import faust
@@ -38,11 +41,6 @@ def create_app(settings: HubSettings) -> tuple[faust.App, UnitStatusWorker]:
     )
     worker = UnitStatusWorker(settings, registry, loop=app.loop)
     app.add_dependency(worker)
-
-    @app.timer(interval=settings.snapshot_interval_seconds)
-    async def publish_capability() -> None:
-        if worker.ready:
-            await worker.publish_snapshot()
 
     @app.agent(app.topic(topics.SNAPSHOT_REQUESTS, value_serializer="raw"))
     async def on_demand_snapshot(requests: faust.StreamT) -> None:

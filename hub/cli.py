@@ -2,9 +2,9 @@
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
-from pathlib import Path
 
 from hub.settings import REPO_ROOT, HubSettings
 
@@ -88,7 +88,7 @@ def _simulate(settings: HubSettings, args: argparse.Namespace) -> int:
     from hub.simulate import run
 
     registry = Registry.load(settings.schemas_dir)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
             run(
                 settings,
@@ -104,8 +104,6 @@ def _simulate(settings: HubSettings, args: argparse.Namespace) -> int:
                 progress=lambda line: print(line, file=sys.stderr, flush=True),
             )
         )
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

@@ -29,7 +29,9 @@ def add_routes(app: faust.App, worker: UnitStatusWorker, registry: Registry) -> 
 
     @app.page("/metrics")
     async def metrics(web: View, request: Request) -> Response:
-        return web.bytes(generate_latest(worker.metrics.registry), content_type=METRICS_CONTENT_TYPE)
+        return web.bytes(
+            generate_latest(worker.metrics.registry), content_type=METRICS_CONTENT_TYPE
+        )
 
     @app.page("/api/v1/capability")
     async def capability(web: View, request: Request) -> Response:

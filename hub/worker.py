@@ -16,6 +16,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -92,7 +93,9 @@ class UnitStatusWorker(Service):
         )
         await self._producer.start()
         # A group-less reader for the compacted state topic and the last snapshot.
-        self._reader = AIOKafkaConsumer(**options, enable_auto_commit=False)
+        self._reader = AIOKafkaConsumer(
+            **options, enable_auto_commit=False, auto_offset_reset="earliest"
+        )
         await self._reader.start()
         await self._catch_up_state()
         self.sequence = await self._last_sequence()
@@ -120,30 +123,35 @@ class UnitStatusWorker(Service):
         On assignment this picks up what another worker wrote for partitions that
         move here: that worker produced its changelog before committing offsets.
         """
-        assert self._reader is not None
         partition = TopicPartition(topics.UNIT_STATE, 0)
-        self._reader.assign([partition])
-        end = (await self._reader.end_offsets([partition]))[partition]
-        self._reader.seek(partition, self._state_position)
-        while self._state_position < end:
-            batch = await self._reader.getmany(partition, timeout_ms=1000, max_records=10000)
-            for record in batch.get(partition, []):
-                if record.value is not None:
-                    self.store.restore(record.value)
-                self._state_position = record.offset + 1
+        async for record in self._read(partition, self._state_position):
+            if record.value is not None:
+                self.store.restore(record.value)
+            self._state_position = record.offset + 1
         self.store.take_changes()  # restored states are already in the changelog
 
     async def _last_sequence(self) -> int:
-        assert self._reader is not None
         partition = TopicPartition(topics.CAPABILITY, 0)
-        self._reader.assign([partition])
-        end = (await self._reader.end_offsets([partition]))[partition]
-        if end == 0:
-            return 0
-        self._reader.seek(partition, end - 1)
-        batch = await self._reader.getmany(partition, timeout_ms=5000)
-        records = batch.get(partition, [])
-        return int(orjson.loads(records[-1].value)["sequence"]) if records else 0
+        last = None
+        async for record in self._read(partition, -1):
+            last = record
+        return int(orjson.loads(last.value)["sequence"]) if last else 0
+
+    async def _read(self, partition: TopicPartition, start: int) -> AsyncIterator[Any]:
+        """Records of one partition from start (negative: from the end) to the current end."""
+        assert self._reader is not None
+        reader = self._reader
+        reader.assign([partition])
+        end = (await reader.end_offsets([partition]))[partition]
+        first = max(0, end + start if start < 0 else start)
+        reader.seek(partition, first)
+        while first < end:
+            batch = await reader.getmany(partition, timeout_ms=1000, max_records=10000)
+            for record in batch.get(partition, []):
+                # A position reset may rewind the reader; skip what was asked not to be read.
+                if first <= record.offset < end:
+                    yield record
+                    first = record.offset + 1
 
     @Service.task
     async def _consume(self) -> None:
@@ -156,6 +164,12 @@ class UnitStatusWorker(Service):
             )
             if batches:
                 await self.handle_batch(batches)
+
+    @Service.task
+    async def _publish_on_cadence(self) -> None:
+        async for _ in self.itertimer(self.settings.snapshot_interval_seconds, name="snapshot"):
+            if self.ready:
+                await self.publish_snapshot()
 
     async def handle_batch(self, batches: dict[TopicPartition, list[Any]]) -> BatchResult:
         started = time.perf_counter()

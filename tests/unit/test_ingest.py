@@ -3,7 +3,7 @@ import json
 import pytest
 
 from hub.families import UNIT_STATUS
-from hub.ingest import Rejection, ValidEvent, Validator
+from hub.ingest import Rejection, Validator, ValidEvent
 from hub.reasons import DESCRIPTIONS, Reason
 from hub.registry import Registry
 from tests.unit.helpers import NOW, SCHEMAS, Record, event, record

@@ -1,0 +1,308 @@
+"""The worker against the real broker: outcomes, dead letters, feedback, snapshots, restarts.
+
+These tests start a broker of their own: the hub's topics (state, snapshots)
+must hold only what this scenario produced.
+"""
+
+import json
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from jsonschema import Draft202012Validator, FormatChecker
+
+from hub.localkafka import LocalKafka
+from hub.reasons import Reason
+from tests.integration.hub_process import WorkerProcess
+
+pytestmark = pytest.mark.integration
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+SOURCE = "/pelastuslaitos/test/resource-system"
+
+
+def data(
+    department: str, unit_id: str, unit_type: str, status: str, crew: int, seconds: int
+) -> dict:
+    return {
+        "department": department,
+        "unit_id": unit_id,
+        "unit_type": unit_type,
+        "status": status,
+        "station_id": "S1",
+        "crew": crew,
+        "capabilities": [],
+        "observed_at": (T0 + timedelta(seconds=seconds)).isoformat(),
+    }
+
+
+def cloud_event(event_id: str, payload: dict, **envelope: object) -> dict:
+    return {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": SOURCE,
+        "type": "fi.pelastus.unit-status.v1",
+        "time": T0.isoformat(),
+        "data": payload,
+        **envelope,
+    }
+
+
+def encode(document: dict) -> bytes:
+    return json.dumps(document).encode()
+
+
+PI = "dept.pirkanmaa.unit-status"
+LA = "dept.lappi.unit-status"
+RPI1_AVAILABLE = cloud_event(
+    "e1", data("pirkanmaa", "RPI1", "rescue_unit", "available_at_station", 4, 0)
+)
+RPI1_DISPATCHED = cloud_event("e2", data("pirkanmaa", "RPI1", "rescue_unit", "dispatched", 4, 60))
+RPI1_EN_ROUTE_LATE = cloud_event("e3", data("pirkanmaa", "RPI1", "rescue_unit", "en_route", 4, 30))
+RPI2_ON_SCENE = cloud_event("e4", data("pirkanmaa", "RPI2", "tank_unit", "on_scene", 2, 10))
+RPI3_OUT = cloud_event("e5", data("pirkanmaa", "RPI3", "aerial_unit", "out_of_service", 0, 5))
+RLA1 = data("lappi", "RLA1", "ems_unit", "available", 2, 20)
+RLA1_HEADERS = [
+    ("ce_specversion", b"1.0"),
+    ("ce_id", b"l1"),
+    ("ce_source", SOURCE.encode()),
+    ("ce_type", b"fi.pelastus.unit-status.v1"),
+    ("ce_time", T0.isoformat().encode()),
+    ("content-type", b"application/json"),
+]
+
+VALID = [
+    (PI, b"RPI1", encode(RPI1_AVAILABLE), []),
+    (PI, b"RPI1", encode(RPI1_DISPATCHED), []),
+    (PI, b"RPI2", encode(RPI2_ON_SCENE), []),
+    (PI, b"RPI3", encode(RPI3_OUT), []),
+    (LA, b"RLA1", encode(RLA1), RLA1_HEADERS),
+]
+DUPLICATE = [(PI, b"RPI1", encode(RPI1_DISPATCHED), [])]
+STALE = [(PI, b"RPI1", encode(RPI1_EN_ROUTE_LATE), [])]
+good = data("pirkanmaa", "RPI9", "rescue_unit", "available", 3, 1)
+BAD = [
+    (Reason.VALUE_NULL, (PI, b"RPI9", None, [])),
+    (Reason.VALUE_TOO_LARGE, (PI, b"RPI9", b" " * (1024 * 1024 + 1), [])),
+    (Reason.VALUE_NOT_UTF8, (PI, b"RPI9", b"\xff\xfe{}", [])),
+    (Reason.VALUE_NOT_JSON, (PI, b"RPI9", b"{not json", [])),
+    (Reason.VALUE_NOT_OBJECT, (PI, b"RPI9", b"[1, 2, 3]", [])),
+    (
+        Reason.ENVELOPE_FIELD_MISSING,
+        (
+            PI,
+            b"RPI9",
+            encode({k: v for k, v in cloud_event("b1", good).items() if k != "source"}),
+            [],
+        ),
+    ),
+    (
+        Reason.ENVELOPE_FIELD_INVALID,
+        (PI, b"RPI9", encode(cloud_event("b2", good, specversion="0.3")), []),
+    ),
+    (
+        Reason.TYPE_UNKNOWN_FAMILY,
+        (PI, b"RPI9", encode(cloud_event("b3", good, type="fi.pelastus.weather.v1")), []),
+    ),
+    (
+        Reason.TYPE_UNKNOWN_VERSION,
+        (PI, b"RPI9", encode(cloud_event("b4", good, type="fi.pelastus.unit-status.v3")), []),
+    ),
+    (
+        Reason.SCHEMA_INVALID,
+        (PI, b"RPI9", encode(cloud_event("b5", {**good, "crew": "three"})), []),
+    ),
+    (
+        Reason.DEPARTMENT_UNKNOWN,
+        (PI, b"RPI9", encode(cloud_event("b6", {**good, "department": "narnia"})), []),
+    ),
+    (
+        Reason.DEPARTMENT_MISMATCH,
+        (PI, b"RPI9", encode(cloud_event("b7", {**good, "department": "lappi"})), []),
+    ),
+    (Reason.KEY_MISMATCH, (PI, b"RPI8", encode(cloud_event("b8", good)), [])),
+    (
+        Reason.EVENT_TIME_IN_FUTURE,
+        (
+            PI,
+            b"RPI9",
+            encode(
+                cloud_event(
+                    "b9",
+                    {**good, "observed_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat()},
+                )
+            ),
+            [],
+        ),
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def broker():
+    with LocalKafka(progress=lambda line: print(line, file=sys.stderr)) as kafka:
+        yield kafka.bootstrap_servers
+
+
+@pytest.fixture(scope="module")
+def worker(broker, tmp_path_factory):
+    process = WorkerProcess(broker, tmp_path_factory.mktemp("worker") / "worker.log")
+    process.start()
+    yield process
+    if process.process and process.process.poll() is None:
+        process.stop()
+
+
+async def produce(broker: str, records: list) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=broker, max_request_size=4 * 1024 * 1024)
+    await producer.start()
+    try:
+        for topic, key, value, headers in records:
+            await producer.send_and_wait(topic, value, key=key, headers=headers)
+    finally:
+        await producer.stop()
+
+
+async def read_all(broker: str, topic: str, partitions: int = 1) -> list:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=broker,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=8 << 20,
+    )
+    await consumer.start()
+    try:
+        assigned = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(assigned)
+        ends = await consumer.end_offsets(assigned)
+        records = []
+        deadline = time.monotonic() + 30
+        while len(records) < sum(ends.values()):
+            assert time.monotonic() < deadline, f"read {len(records)} of {ends} from {topic}"
+            for batch in (await consumer.getmany(timeout_ms=1000)).values():
+                records.extend(batch)
+        return records
+    finally:
+        await consumer.stop()
+
+
+def without_clock(snapshot: dict) -> dict:
+    """The snapshot minus what moves with the wall clock."""
+    views = [snapshot["national"], *snapshot["departments"].values()]
+    return {
+        "national": {k: v for k, v in views[0].items() if k != "freshness_seconds"},
+        "departments": {
+            code: {k: v for k, v in view.items() if k != "freshness_seconds"}
+            for code, view in snapshot["departments"].items()
+        },
+    }
+
+
+async def test_known_traffic_gives_exact_outcomes_dead_letters_feedback_and_snapshot(
+    broker, worker
+):
+    records = VALID + DUPLICATE + STALE + [record for _, record in BAD]
+    await produce(broker, records)
+    totals = worker.wait_consumed(len(records))
+
+    assert totals == {
+        ("pirkanmaa", "accepted"): 4,
+        ("lappi", "accepted"): 1,
+        ("pirkanmaa", "duplicate"): 1,
+        ("pirkanmaa", "stale"): 1,
+        ("pirkanmaa", "dead_lettered"): len(BAD),
+    }
+    assert sum(totals.values()) == len(records)
+
+    dead = await read_all(broker, "hub.dead-letter", partitions=3)
+    assert len(dead) == len(BAD)
+    by_reason = {dict(r.headers)["hub.error.reason"].decode(): r for r in dead}
+    assert set(by_reason) == {reason.value for reason, _ in BAD}
+    for reason, (topic, key, value, _) in BAD:
+        letter = by_reason[reason.value]
+        headers = dict(letter.headers)
+        assert (letter.key, letter.value) == (key, value)
+        assert headers["hub.error.topic"] == topic.encode()
+        assert headers["hub.error.department"] == b"pirkanmaa"
+        assert headers["hub.error.message"]
+        assert int(headers["hub.error.offset"]) >= 0
+        assert int(headers["hub.error.partition"]) in (0, 1, 2)
+    assert b"data.crew" in dict(by_reason["schema_invalid"].headers)["hub.error.message"]
+
+    feedback = [json.loads(r.value) for r in await read_all(broker, "feedback.pirkanmaa")]
+    assert sorted(f["reason"] for f in feedback) == sorted(reason.value for reason, _ in BAD)
+    mismatch = next(f for f in feedback if f["reason"] == "department_mismatch")
+    assert mismatch["event_id"] == "b7" and mismatch["topic"] == PI
+    assert await read_all(broker, "feedback.lappi") == []
+
+    snapshot = worker.wait_snapshot_after(0)
+    snapshot = worker.wait_snapshot_after(snapshot["sequence"])
+    schema = json.loads((SCHEMAS / "capability" / "v1.json").read_text())
+    Draft202012Validator(schema, format_checker=FormatChecker()).validate(snapshot)
+    assert len(snapshot["departments"]) == 21
+    pirkanmaa = snapshot["departments"]["pirkanmaa"]
+    assert (pirkanmaa["units"], pirkanmaa["available"], pirkanmaa["committed"]) == (3, 0, 2)
+    assert pirkanmaa["out_of_service"] == 1
+    assert pirkanmaa["units_by_type"]["rescue_unit"]["dispatched"] == 1
+    assert pirkanmaa["units_by_type"]["tank_unit"]["on_scene"] == 1
+    assert pirkanmaa["strain"] == 1.0
+    assert (
+        pirkanmaa["last_event_time"]
+        == datetime.fromisoformat(RPI1_DISPATCHED["data"]["observed_at"]).isoformat()
+    )
+    lappi = snapshot["departments"]["lappi"]
+    assert (lappi["units"], lappi["available"], lappi["crew_available"], lappi["strain"]) == (
+        1,
+        1,
+        2,
+        0.0,
+    )
+    national = snapshot["national"]
+    assert (national["units"], national["available"], national["committed"]) == (4, 1, 2)
+    assert snapshot["departments"]["kainuu"]["units"] == 0
+
+    published = [json.loads(r.value) for r in await read_all(broker, "national.capability")]
+    sequences = [s["sequence"] for s in published]
+    assert sequences == list(range(1, len(sequences) + 1))
+
+    status, one = worker.get_json("/api/v1/capability/lappi")
+    assert status == 200 and one["department"] == "lappi" and one["units"] == 1
+    status, error = worker.get_json("/api/v1/capability/narnia")
+    assert status == 404 and error["error"] == "unknown_department"
+    status, _ = worker.get_json("/healthz")
+    assert status == 200
+    _, metrics = worker.get("/metrics")
+    assert (
+        b'pelastus_hub_dead_letters_total{department="pirkanmaa",reason="key_mismatch"} 1.0'
+        in metrics
+    )
+    assert (
+        b'pelastus_hub_units{department="pirkanmaa",status_class="committed",unit_type="rescue_unit"} 1.0'
+        in metrics
+    )
+
+
+async def test_restart_restores_state_without_replaying_inputs(broker, worker):
+    before = worker.wait_snapshot_after(0)
+    assert worker.stop() == 0
+    worker.start()
+    after = worker.wait_snapshot_after(0)
+    assert after["sequence"] > before["sequence"]
+    assert without_clock(after) == without_clock(before)
+    assert worker.records_total() == {}  # nothing was consumed again
+
+
+async def test_killed_worker_comes_back_with_everything_it_acknowledged(broker, worker):
+    newer = cloud_event("e6", data("pirkanmaa", "RPI2", "tank_unit", "available", 2, 120))
+    await produce(broker, [(PI, b"RPI2", encode(newer), [])])
+    worker.wait_consumed(1)
+    worker.kill()
+    worker.start()
+    snapshot = worker.wait_snapshot_after(0)
+    assert snapshot["departments"]["pirkanmaa"]["units_by_type"]["tank_unit"]["available"] == 1
+    assert snapshot["departments"]["pirkanmaa"]["available"] == 1
+    assert worker.records_total() == {}

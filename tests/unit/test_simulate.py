@@ -1,0 +1,375 @@
+import asyncio
+import itertools
+import re
+from collections import Counter
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+import orjson
+import pytest
+from aiokafka.errors import KafkaTimeoutError
+from pydantic import ValidationError
+
+from hub import simulate
+from hub.contracts.envelope import UnitStatusEvent, binary_mode_event
+from hub.contracts.unit_status import UnitStatusV1
+from hub.families import UNIT_STATUS
+from hub.ingest import Rejection, Validator, ValidEvent
+from hub.reasons import Reason
+from hub.registry import Registry
+from hub.settings import HubSettings
+from hub.simulate import Message, final_states, generate, message_data
+from hub.state import Outcome, UnitStore
+from hub.topics import input_topic
+from tests.unit.helpers import SCHEMAS, Record
+
+REGISTRY = Registry.load(SCHEMAS)
+START = datetime(2026, 11, 28, 5, 45, tzinfo=UTC)
+RATE = 500.0
+MIXED = dict(invalid_share=0.1, duplicate_share=0.05, out_of_order_share=0.05, binary_share=0.2)
+# Where each status may lead; anything else is a broken simulation.
+FLOW = {
+    "available_at_station": {"dispatched", "out_of_service", "reserved"},
+    "available": {"dispatched", "available_at_station"},
+    "dispatched": {"en_route"},
+    "en_route": {"on_scene"},
+    "on_scene": {"available"},
+    "out_of_service": {"available_at_station"},
+    "reserved": {"available_at_station"},
+}
+
+
+def take(count: int, seed: int = 1, **shares: float) -> list[Message]:
+    return list(itertools.islice(generate(REGISTRY, seed, START, RATE, **shares), count))
+
+
+def is_binary(message: Message) -> bool:
+    return any(name == "ce_specversion" for name, _ in message.headers)
+
+
+def department_of(message: Message) -> str:
+    return REGISTRY.input_topics("unit-status")[message.topic]
+
+
+def observed_at(message: Message) -> datetime:
+    return datetime.fromisoformat(message_data(message)["observed_at"])
+
+
+@pytest.fixture(scope="module")
+def mixed() -> list[Message]:
+    return take(5000, **MIXED)
+
+
+def test_same_seed_gives_identical_messages() -> None:
+    assert take(2000, seed=7, **MIXED) == take(2000, seed=7, **MIXED)
+
+
+def test_another_seed_gives_other_messages() -> None:
+    first, other = take(2000, seed=7, **MIXED), take(2000, seed=8, **MIXED)
+    assert sum(a.value == b.value for a, b in zip(first, other, strict=True)) < 20
+
+
+def test_every_department_has_units_from_the_start() -> None:
+    first = take(len(REGISTRY.departments))
+    assert {department_of(m) for m in first} == REGISTRY.codes
+    units = {m.unit_key for m in take(2000) if m.unit_key}
+    assert {key.split("/")[0] for key in units} == REGISTRY.codes
+    assert len(units) >= 3 * 2 * len(REGISTRY.departments)
+
+
+def test_call_signs_and_stations_look_finnish() -> None:
+    for message in take(2000):
+        data = message_data(message)
+        area = simulate.area_letters(data["department"])
+        assert re.fullmatch(rf"[RE]{area}[0-9]{{3,4}}", data["unit_id"])
+        assert data["unit_id"].startswith("E") == (data["unit_type"] == "ems_unit")
+        assert re.fullmatch(rf"{area}-[0-9]{{1,2}}", data["station_id"])
+    assert simulate.area_letters("pirkanmaa") == "PI"
+    assert simulate.area_letters("etela-savo") == "ES"
+    assert len({simulate.area_letters(code) for code in REGISTRY.codes}) == len(REGISTRY.codes)
+
+
+def test_fleets_have_unique_call_signs_and_plausible_sizes() -> None:
+    for seed in range(5):
+        simulation = simulate._Simulation(REGISTRY, seed, RATE, (0.0, 0.0, 0.0, 0.0))
+        for department in simulation.departments:
+            unit_ids = [unit.unit_id for unit in department.units]
+            assert len(set(unit_ids)) == len(unit_ids)
+            assert 3 * 2 <= len(unit_ids) <= 12 * 5
+        types = Counter(unit.unit_type for unit in simulation.units)
+        common = {"rescue_unit", "spearhead_unit", "tank_unit", "ems_unit"}
+        assert {unit_type for unit_type, _ in types.most_common(4)} == common
+
+
+def test_valid_messages_validate_with_the_models(mixed: list[Message]) -> None:
+    sendable = [m for m in mixed if not m.kind.startswith("invalid:")]
+    assert any(is_binary(m) for m in sendable) and not all(is_binary(m) for m in sendable)
+    for message in sendable:
+        assert message.value is not None
+        headers = dict(message.headers)
+        if is_binary(message):
+            assert headers["content-type"] == b"application/json"
+            event = binary_mode_event(headers, orjson.loads(message.value))
+            parsed = UnitStatusEvent.model_validate(event)
+        else:
+            assert headers == {"content-type": b"application/cloudevents+json"}
+            parsed = UnitStatusEvent.model_validate_json(message.value)
+            assert parsed.datacontenttype == "application/json"
+        data = parsed.data
+        assert data == UnitStatusV1.model_validate(message_data(message))
+        assert parsed.source == f"/pelastuslaitos/{data.department}/simulator"
+        assert re.fullmatch(r"[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}", parsed.id)
+        assert message.topic == input_topic(data.department, "unit-status")
+        assert message.key == data.unit_id.encode()
+        assert message.unit_key == f"{data.department}/{data.unit_id}"
+
+
+def test_event_times_follow_the_simulated_clock(mixed: list[Message]) -> None:
+    for i, message in enumerate(mixed):
+        clock = START + timedelta(seconds=i / RATE)
+        if message.kind == "valid":
+            assert observed_at(message) == clock
+        if message.kind in ("valid", "out_of_order"):
+            event = orjson.loads(message.value) if not is_binary(message) else {}
+            time = event.get("time") or dict(message.headers)["ce_time"].decode()
+            assert datetime.fromisoformat(time) == clock
+
+
+def test_shares_are_roughly_honoured(mixed: list[Message]) -> None:
+    kinds = Counter("invalid" if m.kind.startswith("invalid:") else m.kind for m in mixed)
+    assert kinds["invalid"] == pytest.approx(500, abs=100)
+    assert kinds["duplicate"] == pytest.approx(250, abs=75)
+    assert kinds["out_of_order"] == pytest.approx(250, abs=75)
+    valid = [m for m in mixed if m.kind == "valid"]
+    assert sum(map(is_binary, valid)) / len(valid) == pytest.approx(0.2, abs=0.03)
+    reasons = Counter(m.kind for m in mixed if m.kind.startswith("invalid:"))
+    assert set(reasons) == {f"invalid:{reason}" for reason in simulate.BAD_KINDS}
+
+
+def test_no_shares_means_only_valid_messages() -> None:
+    assert {m.kind for m in take(3000)} == {"valid"}
+
+
+def test_duplicates_resend_an_earlier_valid_message(mixed: list[Message]) -> None:
+    sent: list[Message] = []
+    for message in mixed:
+        if message.kind == "duplicate":
+            assert replace(message, kind="valid") in sent[-simulate.DEDUP_WINDOW :]
+        elif message.kind == "valid":
+            sent.append(message)
+
+
+def test_out_of_order_messages_are_older_than_the_units_latest(mixed: list[Message]) -> None:
+    latest: dict[str, datetime] = {}
+    seen = 0
+    for message in mixed:
+        if message.kind == "valid":
+            assert message.unit_key
+            assert observed_at(message) > latest.get(message.unit_key, START - timedelta(1))
+            latest[message.unit_key] = observed_at(message)
+        elif message.kind == "out_of_order":
+            assert message.unit_key
+            assert observed_at(message) < latest[message.unit_key]
+            seen += 1
+    assert seen > 100
+
+
+def test_units_follow_the_status_flow() -> None:
+    last: dict[str, dict[str, Any]] = {}
+    for message in take(20_000):
+        data = message_data(message)
+        committed = data["status"] in ("dispatched", "en_route", "on_scene")
+        assert ("incident_id" in data) == committed
+        assert (data["crew"] == 0) == (data["status"] == "out_of_service")
+        if committed:
+            assert re.fullmatch(r"[A-Z]{2}-2026-[0-9]{6}", data["incident_id"])
+        if (before := last.get(message.unit_key)) is not None:  # type: ignore[arg-type]
+            assert data["status"] in FLOW[before["status"]]
+            if data["status"] in ("en_route", "on_scene"):
+                assert data["incident_id"] == before["incident_id"]
+        last[message.unit_key] = data  # type: ignore[index]
+    statuses = Counter(data["status"] for data in last.values())
+    assert set(statuses) == set(FLOW)
+
+
+def test_final_states_are_the_latest_valid_data(mixed: list[Message]) -> None:
+    expected = {m.unit_key: message_data(m) for m in mixed if m.kind == "valid"}
+    assert final_states(mixed) == expected
+    assert final_states(reversed(mixed)) == expected
+
+
+def test_the_hub_sees_every_message_as_its_kind(mixed: list[Message]) -> None:
+    settings = HubSettings()
+    validator = Validator(
+        REGISTRY.codes, settings.max_message_bytes, settings.max_clock_skew_seconds
+    )
+    store = UnitStore()
+    outcomes: Counter[str] = Counter()
+    for i, message in enumerate(mixed):
+        record = Record(message.topic, message.key, message.value, message.headers, 0, i)
+        now = START + timedelta(seconds=i / RATE)
+        result = validator.validate(record, department_of(message), UNIT_STATUS, now)
+        if message.kind.startswith("invalid:"):
+            assert isinstance(result, Rejection), message
+            assert f"invalid:{result.reason}" == message.kind, result.message
+            continue
+        assert isinstance(result, ValidEvent), (message, result)
+        outcome = store.apply(department_of(message), result)
+        expected = {"valid": Outcome.ACCEPTED, "duplicate": Outcome.DUPLICATE}
+        assert outcome == expected.get(message.kind, Outcome.STALE), message
+        outcomes[outcome] += 1
+    assert set(outcomes) == {Outcome.ACCEPTED, Outcome.DUPLICATE, Outcome.STALE}
+    final = final_states(mixed)
+    assert set(store.units) == set(final)
+    for key, state in store.units.items():
+        data = final[key]
+        assert (state.status, state.crew, state.incident_id) == (
+            data["status"],
+            data["crew"],
+            data.get("incident_id"),
+        )
+        assert state.observed_at == datetime.fromisoformat(data["observed_at"])
+
+
+def bad(mixed: list[Message], reason: Reason) -> list[Message]:
+    found = [m for m in mixed if m.kind == f"invalid:{reason}"]
+    assert found
+    return found
+
+
+def test_bad_messages_are_what_they_claim(mixed: list[Message]) -> None:
+    for message in bad(mixed, Reason.VALUE_NOT_JSON):
+        with pytest.raises(orjson.JSONDecodeError):
+            orjson.loads(message.value)  # type: ignore[arg-type]
+        message.value.decode()  # type: ignore[union-attr]
+    for message in bad(mixed, Reason.VALUE_NOT_UTF8):
+        with pytest.raises(UnicodeDecodeError):
+            message.value.decode()  # type: ignore[union-attr]
+    for message in bad(mixed, Reason.SCHEMA_INVALID):
+        data = orjson.loads(message.value)["data"]  # type: ignore[arg-type]
+        assert data["crew"] == -1
+        with pytest.raises(ValidationError, match="crew"):
+            UnitStatusV1.model_validate(data)
+    for message in bad(mixed, Reason.DEPARTMENT_MISMATCH):
+        event = UnitStatusEvent.model_validate_json(message.value)  # type: ignore[arg-type]
+        assert event.data.department in REGISTRY.codes
+        assert event.data.department != department_of(message)
+    for message in bad(mixed, Reason.DEPARTMENT_UNKNOWN):
+        assert orjson.loads(message.value)["data"]["department"] not in REGISTRY.codes  # type: ignore[arg-type]
+    for message in bad(mixed, Reason.KEY_MISMATCH):
+        event = UnitStatusEvent.model_validate_json(message.value)  # type: ignore[arg-type]
+        assert message.key != event.data.unit_id.encode()
+    for message in bad(mixed, Reason.VALUE_NULL):
+        assert message.value is None and message.key is not None
+    assert all(m.unit_key is None for m in mixed if m.kind.startswith("invalid:"))
+
+
+@pytest.mark.parametrize(
+    ("start", "rate", "shares"),
+    [
+        (START.replace(tzinfo=None), RATE, {}),
+        (START, 0.0, {}),
+        (START, RATE, {"binary_share": 1.5}),
+        (START, RATE, {"invalid_share": 0.6, "duplicate_share": 0.5}),
+    ],
+)
+def test_bad_arguments_are_refused(start: datetime, rate: float, shares: dict) -> None:
+    with pytest.raises(ValueError):
+        generate(REGISTRY, 1, start, rate, **shares)
+
+
+class FakeProducer:
+    """Stands in for AIOKafkaProducer: accepts every record at once, or fails it."""
+
+    instances: ClassVar[list["FakeProducer"]] = []
+    failure: ClassVar[Exception | None] = None
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+        self.sent: list[tuple[str, bytes | None, bytes | None, Any]] = []
+        self.events: list[str] = []
+        FakeProducer.instances.append(self)
+
+    async def start(self) -> None:
+        self.events.append("start")
+
+    async def send(self, topic: str, value: bytes | None, key: bytes | None, headers: Any):
+        assert isinstance(headers, list)  # as aiokafka's compiled record builder insists
+        self.sent.append((topic, key, value, headers))
+        future = asyncio.get_running_loop().create_future()
+        if self.failure is None:
+            future.set_result(None)
+        else:
+            future.set_exception(self.failure)
+        return future
+
+    async def flush(self) -> None:
+        self.events.append("flush")
+
+    async def stop(self) -> None:
+        self.events.append("stop")
+
+
+@pytest.fixture
+def producer(monkeypatch: pytest.MonkeyPatch) -> type[FakeProducer]:
+    FakeProducer.instances.clear()
+    monkeypatch.setattr(FakeProducer, "failure", None)
+    monkeypatch.setattr(simulate, "AIOKafkaProducer", FakeProducer)
+    return FakeProducer
+
+
+def run(rate: float, duration: float | None, count: int | None, lines: list[str]):
+    return simulate.run(
+        HubSettings(),
+        REGISTRY,
+        seed=3,
+        rate=rate,
+        duration=duration,
+        count=count,
+        progress=lines.append,
+        **MIXED,
+    )
+
+
+async def test_run_sends_count_messages_at_the_rate(producer: type[FakeProducer]) -> None:
+    lines: list[str] = []
+    began = asyncio.get_running_loop().time()
+    counts = await run(2000, None, 3000, lines)
+    elapsed = asyncio.get_running_loop().time() - began
+    (fake,) = producer.instances
+    assert counts.total() == len(fake.sent) == 3000
+    assert 1.3 < elapsed < 3.0
+    assert fake.options["acks"] == "all" and fake.options["enable_idempotence"] is True
+    assert fake.events == ["start", "flush", "stop"]
+    assert counts["valid"] > 2000 and lines[-1].startswith("done: 3000 messages")
+    assert len(lines) >= 2 and " sent, " in lines[0]
+
+
+async def test_run_stops_after_the_duration(producer: type[FakeProducer]) -> None:
+    lines: list[str] = []
+    counts = await run(1000, 0.5, None, lines)
+    assert counts.total() == 500
+
+
+async def test_cancelling_run_stops_the_producer(producer: type[FakeProducer]) -> None:
+    lines: list[str] = []
+    task = asyncio.create_task(run(1000, None, None, lines))
+    await asyncio.sleep(0.3)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    (fake,) = producer.instances
+    assert fake.events[-1] == "stop"
+    assert lines[-1].startswith("stopped: ")
+    assert 100 < len(fake.sent) < 1000
+
+
+async def test_run_stops_when_a_delivery_fails(producer: type[FakeProducer]) -> None:
+    producer.failure = KafkaTimeoutError()
+    lines: list[str] = []
+    with pytest.raises(KafkaTimeoutError):
+        await run(1000, None, None, lines)
+    (fake,) = producer.instances
+    assert fake.events == ["start", "flush", "stop"]
+    assert lines[-1].startswith("stopped: ")

@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--messages", type=int, default=200_000, help="messages per pipeline")
     bench.add_argument("--latency-rate", type=float, default=2000.0, help="msgs/s, latency phase")
     bench.add_argument("--latency-seconds", type=float, default=20.0, help="latency phase length")
+    bench.add_argument(
+        "--snapshot-interval", type=float, default=1.0, help="seconds, latency phase"
+    )
     bench.add_argument("--bootstrap-servers", help="use this broker instead of a local one")
 
     kafka = commands.add_parser("kafka", help="the local Apache Kafka broker for development")

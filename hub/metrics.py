@@ -5,11 +5,12 @@ ending in _total. Every label value comes from a closed set (registry
 departments, families, outcomes, reason codes, unit types, status classes).
 """
 
+from datetime import datetime
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from hub.process import BatchResult
 
-LAG_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 
 
@@ -35,10 +36,11 @@ class HubMetrics:
             buckets=BATCH_BUCKETS,
             registry=r,
         )
-        self.event_lag = Histogram(
+        self.event_lag = Gauge(
             "pelastus_hub_event_lag_seconds",
-            "Processing time minus event time of accepted events.",
-            buckets=LAG_BUCKETS,
+            "Processing time minus the event time of the newest accepted event in the "
+            "department's latest batch.",
+            ["department"],
             registry=r,
         )
         self.units = Gauge(
@@ -49,7 +51,7 @@ class HubMetrics:
         )
         self.last_event = Gauge(
             "pelastus_hub_last_event_timestamp_seconds",
-            "Event time of the department's latest accepted unit status, Unix seconds.",
+            "Latest event time among the department's units in the latest snapshot, Unix seconds.",
             ["department"],
             registry=r,
         )
@@ -64,12 +66,12 @@ class HubMetrics:
             registry=r,
         )
 
-    def record_batch(self, result: BatchResult, seconds: float) -> None:
+    def record_batch(self, result: BatchResult, now: datetime, seconds: float) -> None:
         # Counted once per label set per batch, not per record: the hot path stays cheap.
         for (department, family, outcome), count in result.outcomes.items():
             self.records.labels(department, family, outcome).inc(count)
         for letter in result.dead_letters:
             self.dead_letters.labels(letter.department, letter.rejection.reason).inc()
-        for lag in result.lags:
-            self.event_lag.observe(lag)
+        for department, newest in result.newest.items():
+            self.event_lag.labels(department).set((now - newest).total_seconds())
         self.batch_seconds.observe(seconds)

@@ -27,8 +27,8 @@ class BatchResult:
     # (department, family, outcome) -> records
     outcomes: Counter[tuple[str, str, Outcome]] = field(default_factory=Counter)
     dead_letters: list[DeadLetter] = field(default_factory=list)
-    # Event-time lag of each accepted event, seconds.
-    lags: list[float] = field(default_factory=list)
+    # Newest event time among each department's accepted events.
+    newest: dict[str, datetime] = field(default_factory=dict)
 
     @property
     def consumed(self) -> int:
@@ -43,7 +43,7 @@ def process_batch(
     now: datetime,
 ) -> BatchResult:
     result = BatchResult()
-    outcomes = result.outcomes
+    outcomes, newest = result.outcomes, result.newest
     for record in records:
         department, family = routes[record.topic]
         checked = validator.validate(record, department, family, now)
@@ -53,6 +53,8 @@ def process_batch(
         else:
             outcome = store.apply(department, checked)
             if outcome is Outcome.ACCEPTED:
-                result.lags.append((now - checked.event_time).total_seconds())
+                seen = newest.get(department)
+                if seen is None or checked.event_time > seen:
+                    newest[department] = checked.event_time
         outcomes[department, family.name, outcome] += 1
     return result

@@ -173,15 +173,16 @@ class UnitStatusWorker(Service):
 
     async def handle_batch(self, batches: dict[TopicPartition, list[Any]]) -> BatchResult:
         started = time.perf_counter()
+        now = datetime.now(UTC)
         records = [record for partition_records in batches.values() for record in partition_records]
-        result = process_batch(records, self.routes, self.validator, self.store, datetime.now(UTC))
+        result = process_batch(records, self.routes, self.validator, self.store, now)
         await self._write_side_outputs(result)
         assert self._consumer is not None
         await self._consumer.commit(
             {tp: part[-1].offset + 1 for tp, part in batches.items() if part}
         )
         self.consumed += len(records)
-        self.metrics.record_batch(result, time.perf_counter() - started)
+        self.metrics.record_batch(result, now, time.perf_counter() - started)
         return result
 
     async def _write_side_outputs(self, result: BatchResult) -> None:

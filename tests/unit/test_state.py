@@ -60,7 +60,7 @@ def test_dedup_window_is_bounded() -> None:
         store.apply("pirkanmaa", valid(f"e{i}", i))
     state = store.units["pirkanmaa/RPI487"]
     assert len(state.recent_events) == DEDUP_WINDOW
-    assert state.recent_events[-1] == f"/s\x1fe{DEDUP_WINDOW + 4}"
+    assert state.recent_events[-1] == f"e{DEDUP_WINDOW + 4}\x1f/s"
     # Outside the window an old redelivery is still never applied: it is stale.
     assert store.apply("pirkanmaa", valid("e0", 0)) is Outcome.STALE
 

@@ -34,7 +34,6 @@ from typing import Any
 import faust
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import ValidationError
 
 from hub import topics
@@ -146,6 +145,10 @@ async def reference_faust_agent(
                 keep_latest(latest, value)
             clock.processed(1)
 
+    return await _run_app_until_done(app, clock)
+
+
+async def _run_app_until_done(app: faust.App, clock: Clock) -> Clock:
     await app.start()
     try:
         await clock.done.wait()
@@ -166,12 +169,7 @@ async def hub_worker(settings: HubSettings, count: int) -> Clock:
         return result
 
     worker.handle_batch = timed  # type: ignore[method-assign]
-    await app.start()
-    try:
-        await clock.done.wait()
-    finally:
-        await app.stop()
-    return clock
+    return await _run_app_until_done(app, clock)
 
 
 async def produce(
@@ -202,20 +200,10 @@ async def produce(
         await producer.stop()
 
 
-async def create_topics(settings: HubSettings, registry: Registry) -> None:
-    admin = AIOKafkaAdminClient(**settings.kafka_options())
-    await admin.start()
-    try:
-        await topics.ensure_topics(
-            admin,
-            topics.hub_topics(sorted(registry.codes), ["unit-status"], settings.input_partitions),
-        )
-    finally:
-        await admin.close()
-
-
 async def throughput(settings: HubSettings, registry: Registry, count: int) -> dict[str, float]:
-    await create_topics(settings, registry)
+    await topics.create_hub_topics(
+        settings.kafka_options(), registry.codes, settings.input_partitions
+    )
     start = datetime.now(UTC) - timedelta(hours=2)
     messages = list(itertools.islice(generate(registry, SEED, start, 1000.0, **SHARES), count))
     say(f"producing {count} simulated messages (seed {SEED}, {SHARES})")

@@ -3,7 +3,6 @@
 import argparse
 import asyncio
 import contextlib
-import os
 import sys
 
 from hub.settings import REPO_ROOT, HubSettings
@@ -79,10 +78,9 @@ def _worker() -> int:
 
     from hub.app import create_app
 
-    app, _ = create_app(HubSettings())
-    faust.Worker(
-        app, loglevel=os.environ.get("PELASTUS_HUB_LOG_LEVEL", "info")
-    ).execute_from_commandline()
+    settings = HubSettings()
+    app, _ = create_app(settings)
+    faust.Worker(app, loglevel=settings.log_level).execute_from_commandline()
     return 0
 
 

@@ -25,7 +25,7 @@ class HubSettings(BaseSettings):
     sasl_password: SecretStr | None = None
 
     group_id: str = Field("pelastus-hub", description="Consumer group the workers share.")
-    snapshot_interval_seconds: float = Field(5.0, gt=0)
+    snapshot_interval_seconds: float = Field(5.0, gt=0, description="Capability snapshot cadence.")
     max_message_bytes: int = Field(
         1024 * 1024, gt=0, description="Larger values are dead-lettered."
     )
@@ -34,8 +34,9 @@ class HubSettings(BaseSettings):
     )
     input_partitions: int = Field(3, ge=1, description="Partitions of topics the hub creates.")
     batch_max_records: int = Field(5000, ge=1, description="Most records processed in one batch.")
-    web_host: str = "127.0.0.1"
+    web_host: str = Field("127.0.0.1", description="Address of the HTTP API and /metrics.")
     web_port: int = Field(6066, ge=0, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
     schemas_dir: Path = REPO_ROOT / "schemas"
 
     def kafka_options(self) -> dict[str, object]:

@@ -1,8 +1,13 @@
 """Topic names of the v1 contract, and their creation."""
 
+from collections.abc import Iterable
+from typing import Any
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 TOPIC_ALREADY_EXISTS = 36
+# Families whose input topics the hub creates and reads.
+FAMILIES = ("unit-status",)
 
 DEAD_LETTER = "hub.dead-letter"
 CAPABILITY = "national.capability"
@@ -37,12 +42,24 @@ async def ensure_topics(admin: AIOKafkaAdminClient, topics: list[NewTopic]) -> l
     return created
 
 
-def hub_topics(departments: list[str], families: list[str], partitions: int) -> list[NewTopic]:
+async def create_hub_topics(
+    kafka_options: dict[str, Any], departments: Iterable[str], partitions: int
+) -> list[str]:
+    """Create whichever of the hub's topics are missing; returns the names created."""
+    admin = AIOKafkaAdminClient(**kafka_options)
+    await admin.start()
+    try:
+        return await ensure_topics(admin, hub_topics(sorted(departments), partitions))
+    finally:
+        await admin.close()
+
+
+def hub_topics(departments: list[str], partitions: int) -> list[NewTopic]:
     """Every topic the hub reads or writes, with the settings it relies on."""
     topics = [
         NewTopic(input_topic(code, family), partitions, 1)
         for code in departments
-        for family in families
+        for family in FAMILIES
     ]
     topics += [NewTopic(feedback_topic(code), 1, 1) for code in departments]
     topics += [

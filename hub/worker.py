@@ -1,7 +1,7 @@
 """The unit-status worker: consume in batches, decide outcomes, write side outputs, commit.
 
 The loop is plain aiokafka `getmany`, not a Faust agent: per-event stream
-iteration costs more CPU than the validation itself (see docs/design.md). The
+iteration costs more CPU than the validation itself (README, "Design"). The
 order within one batch is what makes the outcome at-least-once and idempotent:
 
 1. decide every record's outcome (hub.process, pure);
@@ -22,7 +22,6 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from mode import Service
 
 from hub import topics
@@ -71,17 +70,9 @@ class UnitStatusWorker(Service):
 
     async def on_start(self) -> None:
         options = self.settings.kafka_options()
-        admin = AIOKafkaAdminClient(**options)
-        await admin.start()
-        try:
-            created = await topics.ensure_topics(
-                admin,
-                topics.hub_topics(
-                    sorted(self.registry.codes), ["unit-status"], self.settings.input_partitions
-                ),
-            )
-        finally:
-            await admin.close()
+        created = await topics.create_hub_topics(
+            options, self.registry.codes, self.settings.input_partitions
+        )
         if created:
             log.info("created %d topics", len(created))
         self._producer = AIOKafkaProducer(

@@ -1,7 +1,11 @@
+import json
 from datetime import UTC, datetime, timedelta
+
+from jsonschema import Draft202012Validator, FormatChecker
 
 from hub.aggregate import capability, snapshot
 from hub.state import UnitState
+from tests.unit.helpers import SCHEMAS
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 
@@ -69,3 +73,9 @@ def test_snapshot_lists_every_department_and_national_totals() -> None:
 def test_snapshot_leaves_out_units_of_departments_not_listed() -> None:
     document = snapshot(UNITS, ["lappi"], 1, NOW)
     assert document["national"]["units"] == 2
+
+
+def test_snapshot_matches_its_published_schema() -> None:
+    schema = json.loads((SCHEMAS / "capability" / "v1.json").read_text())
+    document = snapshot(UNITS, ["pirkanmaa", "lappi", "kainuu"], 1, NOW)
+    Draft202012Validator(schema, format_checker=FormatChecker()).validate(document)

@@ -1,0 +1,46 @@
+# pelastus-hub tasks. `make help` lists them. Every target sets up what it needs:
+# a virtual environment in .venv with the project and its test tools.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help run test lint bench kafka-start kafka-stop kafka-status clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@command -v java >/dev/null || { echo "java not found: install a JDK 17 or newer (Debian: openjdk-17-jre-headless)"; exit 1; }
+	@command -v mvn >/dev/null || { echo "mvn not found: install Maven (Debian: maven)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test,lint]'
+	touch $(STAMP)
+
+run: $(STAMP) ## the demo: local Kafka, the hub worker and simulated departments (Ctrl-C stops; ARGS="--duration 60")
+	$(BIN)/pelastus-hub run $(ARGS)
+
+test: $(STAMP) ## all tests: unit tests and integration tests against a real local Kafka
+	@# pytest exits 5 when it collected no tests: that is a failure too.
+	$(BIN)/pytest $(ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "no tests were collected" >&2; exit 1; fi; exit $$status
+
+lint: $(STAMP) ## ruff lint and format check
+	$(BIN)/ruff check hub tests
+	$(BIN)/ruff format --check hub tests
+
+bench: $(STAMP) ## throughput and latency against reference pipelines (ARGS="--messages 200000")
+	$(BIN)/pelastus-hub bench $(ARGS)
+
+kafka-start: $(STAMP) ## start a local Kafka broker in the background
+	$(BIN)/pelastus-hub kafka start
+
+kafka-stop: $(STAMP) ## stop it
+	$(BIN)/pelastus-hub kafka stop
+
+kafka-status: $(STAMP) ## is it running?
+	$(BIN)/pelastus-hub kafka status
+
+clean: ## remove the virtual environment and run files (keeps the Kafka jar cache)
+	rm -rf $(VENV) .run .pytest_cache

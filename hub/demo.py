@@ -1,7 +1,8 @@
 """`pelastus-hub run`: a local broker, one worker and simulated traffic, until Ctrl-C.
 
 The worker and the simulator run as child processes, exactly as an operator
-would run them, with the broker's address in their environment.
+would run them, with the broker's address in their environment. Their logs go
+to files under .run/; the terminal gets a status line from the hub's own API.
 """
 
 import argparse
@@ -13,11 +14,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 from hub.localkafka import LocalKafka, LocalKafkaError
-from hub.settings import HubSettings
+from hub.settings import REPO_ROOT, HubSettings
 
 READY_TIMEOUT_SECONDS = 120.0
+STATUS_EVERY_SECONDS = 10.0
+LOG_DIR = REPO_ROOT / ".run"
 
 
 def _say(line: str) -> None:
@@ -37,6 +41,39 @@ def wait_ready(base_url: str, worker: subprocess.Popen[bytes], timeout: float) -
             pass
         time.sleep(0.25)
     raise RuntimeError(f"the worker was not ready within {timeout:.0f} s")
+
+
+def status_line(base_url: str) -> str:
+    """What the hub publishes now, as an operator would read it off the API."""
+    try:
+        with urllib.request.urlopen(f"{base_url}/api/v1/capability", timeout=2) as response:
+            snapshot = json.load(response)
+        with urllib.request.urlopen(f"{base_url}/metrics", timeout=2) as response:
+            metrics = response.read().decode().splitlines()
+    except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
+        return f"no snapshot yet ({error})"
+    outcomes: dict[str, float] = {}
+    for line in metrics:
+        if line.startswith("pelastus_hub_records_total{"):
+            outcome = line.split('outcome="', 1)[1].split('"', 1)[0]
+            outcomes[outcome] = outcomes.get(outcome, 0) + float(line.rsplit(" ", 1)[1])
+    national = snapshot["national"]
+    reporting = sum(1 for view in snapshot["departments"].values() if view["units"])
+    counted = ", ".join(f"{name} {count:.0f}" for name, count in sorted(outcomes.items()))
+    return (
+        f"snapshot {snapshot['sequence']}: {national['units']} units from {reporting} departments, "
+        f"{national['available']} available, {national['committed']} committed, strain "
+        f"{national['strain']}; records: {counted}"
+    )
+
+
+def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    # Its own process group: Ctrl-C reaches this process only, which then stops
+    # the children in order (simulator, worker, broker).
+    with log.open("wb") as output:
+        return subprocess.Popen(
+            command, env=env, start_new_session=True, stdout=output, stderr=subprocess.STDOUT
+        )
 
 
 def _stop(process: subprocess.Popen[bytes] | None, name: str) -> None:
@@ -61,9 +98,10 @@ def run_demo(args: argparse.Namespace) -> int:
         _say(f"kafka ready at {bootstrap}")
         env = {**os.environ, "PELASTUS_HUB_BOOTSTRAP_SERVERS": bootstrap}
         command = [sys.executable, "-m", "hub.cli"]
-        # Own process groups: Ctrl-C reaches this process only, which then stops
-        # the children in order (simulator, worker, broker).
-        worker = subprocess.Popen([*command, "worker"], env=env, start_new_session=True)
+        LOG_DIR.mkdir(exist_ok=True)
+        worker_log, simulator_log = LOG_DIR / "demo-worker.log", LOG_DIR / "demo-simulator.log"
+        worker = _start([*command, "worker"], env, worker_log)
+        _say(f"worker starting (log: {worker_log})")
         base_url = f"http://{settings.web_host}:{settings.web_port}"
         wait_ready(base_url, worker, READY_TIMEOUT_SECONDS)
         simulation = [
@@ -77,7 +115,7 @@ def run_demo(args: argparse.Namespace) -> int:
         ]
         if args.count is not None:
             simulation.append(f"--count={args.count}")
-        simulator = subprocess.Popen([*command, *simulation], env=env, start_new_session=True)
+        simulator = _start([*command, *simulation], env, simulator_log)
         _say(
             "the hub is running; look at\n"
             f"    {base_url}/api/v1/capability        national capability (JSON)\n"
@@ -85,6 +123,7 @@ def run_demo(args: argparse.Namespace) -> int:
             f"    {base_url}/metrics                  Prometheus metrics\n"
             f"    {base_url}/readyz\n"
             f"  kafka at {bootstrap}; topics national.capability, hub.dead-letter, feedback.<code>\n"
+            f"  simulator log: {simulator_log}\n"
             + (
                 "  Ctrl-C stops it all"
                 if args.duration is None
@@ -92,11 +131,16 @@ def run_demo(args: argparse.Namespace) -> int:
             )
         )
         deadline = None if args.duration is None else time.monotonic() + args.duration
+        next_status = time.monotonic() + STATUS_EVERY_SECONDS
         while deadline is None or time.monotonic() < deadline:
             if worker.poll() is not None:
-                _say(f"the worker exited with code {worker.returncode}")
+                _say(f"the worker exited with code {worker.returncode}; see {worker_log}")
                 return 1
+            if time.monotonic() >= next_status:
+                _say(status_line(base_url))
+                next_status += STATUS_EVERY_SECONDS
             time.sleep(0.5)
+        _say(status_line(base_url))
         return 0
     except KeyboardInterrupt:
         _say("stopping")

@@ -14,6 +14,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from jsonschema import Draft202012Validator, FormatChecker
 
+from hub.contracts.unit_status import UNIT_STATUSES
 from hub.localkafka import LocalKafka
 from hub.reasons import Reason
 from tests.integration.hub_process import WorkerProcess
@@ -38,6 +39,10 @@ def data(
         "capabilities": [],
         "observed_at": (T0 + timedelta(seconds=seconds)).isoformat(),
     }
+
+
+def statuses(**counts: int) -> dict[str, int]:
+    return {status: counts.get(status, 0) for status in UNIT_STATUSES}
 
 
 def cloud_event(event_id: str, payload: dict, **envelope: object) -> dict:
@@ -244,23 +249,32 @@ async def test_known_traffic_gives_exact_outcomes_dead_letters_feedback_and_snap
     schema = json.loads((SCHEMAS / "capability" / "v1.json").read_text())
     Draft202012Validator(schema, format_checker=FormatChecker()).validate(snapshot)
     assert len(snapshot["departments"]) == 21
-    pirkanmaa = snapshot["departments"]["pirkanmaa"]
-    assert (pirkanmaa["units"], pirkanmaa["available"], pirkanmaa["committed"]) == (3, 0, 2)
-    assert pirkanmaa["out_of_service"] == 1
-    assert pirkanmaa["units_by_type"]["rescue_unit"]["dispatched"] == 1
-    assert pirkanmaa["units_by_type"]["tank_unit"]["on_scene"] == 1
-    assert pirkanmaa["strain"] == 1.0
-    assert (
-        pirkanmaa["last_event_time"]
-        == datetime.fromisoformat(RPI1_DISPATCHED["data"]["observed_at"]).isoformat()
-    )
-    lappi = snapshot["departments"]["lappi"]
-    assert (lappi["units"], lappi["available"], lappi["crew_available"], lappi["strain"]) == (
-        1,
-        1,
-        2,
-        0.0,
-    )
+    assert without_clock(snapshot)["departments"]["pirkanmaa"] == {
+        "units": 3,
+        "units_by_type": {
+            "aerial_unit": statuses(out_of_service=1),
+            "rescue_unit": statuses(dispatched=1),
+            "tank_unit": statuses(on_scene=1),
+        },
+        "units_by_status": statuses(out_of_service=1, dispatched=1, on_scene=1),
+        "available": 0,
+        "committed": 2,
+        "out_of_service": 1,
+        "crew_available": 0,
+        "strain": 1.0,
+        "last_event_time": (T0 + timedelta(seconds=60)).isoformat(),
+    }
+    assert without_clock(snapshot)["departments"]["lappi"] == {
+        "units": 1,
+        "units_by_type": {"ems_unit": statuses(available=1)},
+        "units_by_status": statuses(available=1),
+        "available": 1,
+        "committed": 0,
+        "out_of_service": 0,
+        "crew_available": 2,
+        "strain": 0.0,
+        "last_event_time": (T0 + timedelta(seconds=20)).isoformat(),
+    }
     national = snapshot["national"]
     assert (national["units"], national["available"], national["committed"]) == (4, 1, 2)
     assert snapshot["departments"]["kainuu"]["units"] == 0

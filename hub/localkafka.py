@@ -285,6 +285,7 @@ def run_cli(action: str, state_file: Path) -> int:
     health = "" if state["responding"] else ", but NOT answering metadata requests"
     print(
         f"kafka {state['kafka_version']} running at {state['bootstrap_servers']}{health}\n"
-        f"  pid {state['pid']}, data dir {state['data_dir']}, started {state['started_at']}"
+        f"  pid {state['pid']}, data dir {state['data_dir']}, started {state['started_at']}\n"
+        f"  for the hub: export PELASTUS_HUB_BOOTSTRAP_SERVERS={state['bootstrap_servers']}"
     )
     return 0 if state["responding"] else 1

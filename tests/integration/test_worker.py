@@ -320,3 +320,25 @@ async def test_killed_worker_comes_back_with_everything_it_acknowledged(broker, 
     assert snapshot["departments"]["pirkanmaa"]["units_by_type"]["tank_unit"]["available"] == 1
     assert snapshot["departments"]["pirkanmaa"]["available"] == 1
     assert worker.records_total() == {}
+
+
+async def test_snapshot_on_request(broker, worker, tmp_path):
+    worker.stop()  # one publisher at a time: snapshots of several workers do not merge yet
+    # Its own groups and a cadence too slow to matter: only the request can publish.
+    process = WorkerProcess(
+        broker,
+        tmp_path / "worker.log",
+        group_id="on-request",
+        snapshot_interval_seconds="3600",
+    )
+    process.start()
+    try:
+        status, body = process.get_json("/api/v1/capability")
+        assert status == 503 and body["error"] == "no_snapshot_yet"
+        published = await read_all(broker, "national.capability")
+        await produce(broker, [("hub.snapshot-requests", None, b"now", [])])
+        snapshot = process.wait_snapshot_after(0)
+        assert snapshot["sequence"] == json.loads(published[-1].value)["sequence"] + 1
+        assert snapshot["departments"]["lappi"]["units"] == 1
+    finally:
+        process.stop()

@@ -19,7 +19,8 @@ class HubSettings(BaseSettings):
     bootstrap_servers: str = Field(
         "127.0.0.1:9092", description="Kafka bootstrap servers, comma separated."
     )
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    # TLS is not wired yet: it needs an SSL context in kafka_options() and in the Faust app.
+    security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
@@ -32,7 +33,12 @@ class HubSettings(BaseSettings):
     max_clock_skew_seconds: float = Field(
         300.0, ge=0, description="How far in the future an event time may lie."
     )
-    input_partitions: int = Field(3, ge=1, description="Partitions of topics the hub creates.")
+    input_partitions: int = Field(
+        3, ge=1, description="Partitions of the input topics and hub.dead-letter it creates."
+    )
+    replication_factor: int = Field(
+        1, ge=1, description="Replicas of the topics the hub creates; 3 on a production cluster."
+    )
     batch_max_records: int = Field(5000, ge=1, description="Most records processed in one batch.")
     web_host: str = Field("127.0.0.1", description="Address of the HTTP API and /metrics.")
     web_port: int = Field(6066, ge=0, le=65535)

@@ -39,8 +39,9 @@ class UnitState:
     incident_id: str | None
     observed_at: datetime
     event_id: str
-    # "<id>\x1f<source>" of the last accepted events, oldest first.
-    recent_events: tuple[str, ...]
+    # (id, source) of the last accepted events, oldest first. Id first: ids differ
+    # in their first characters, sources share long prefixes.
+    recent_events: tuple[tuple[str, str], ...]
 
     @property
     def key(self) -> str:
@@ -80,7 +81,7 @@ class UnitState:
             incident_id=obj["incident_id"],
             observed_at=datetime.fromisoformat(obj["observed_at"]),
             event_id=obj["event_id"],
-            recent_events=tuple(obj["recent_events"]),
+            recent_events=tuple((event_id, source) for event_id, source in obj["recent_events"]),
         )
 
 
@@ -98,9 +99,8 @@ class UnitStore:
     def apply(self, department: str, event: ValidEvent) -> Outcome:
         key = unit_key(department, event.entity_id)
         current = self.units.get(key)
-        # Id first: ids differ in their first characters, sources share long prefixes.
-        identity = f"{event.id}\x1f{event.source}"
-        recent: tuple[str, ...] = ()
+        identity = (event.id, event.source)
+        recent: tuple[tuple[str, str], ...] = ()
         if current is not None:
             if identity in current.recent_events:
                 return Outcome.DUPLICATE
@@ -133,5 +133,15 @@ class UnitStore:
         return changed
 
     def restore(self, raw: bytes) -> None:
+        """Take a changelog record unless the unit's state here is newer.
+
+        The changelog is read in order, but after a partition moves, a late write
+        of its previous owner may follow the new owner's: newest still wins.
+        """
         state = UnitState.from_json(raw)
-        self.units[state.key] = state
+        current = self.units.get(state.key)
+        if current is None or (state.observed_at, state.event_id) > (
+            current.observed_at,
+            current.event_id,
+        ):
+            self.units[state.key] = state

@@ -5,9 +5,9 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from hub.families import FAMILIES
+
 TOPIC_ALREADY_EXISTS = 36
-# Families whose input topics the hub creates and reads.
-FAMILIES = ("unit-status",)
 
 DEAD_LETTER = "hub.dead-letter"
 CAPABILITY = "national.capability"
@@ -43,30 +43,30 @@ async def ensure_topics(admin: AIOKafkaAdminClient, topics: list[NewTopic]) -> l
 
 
 async def create_hub_topics(
-    kafka_options: dict[str, Any], departments: Iterable[str], partitions: int
+    kafka_options: dict[str, Any], departments: Iterable[str], partitions: int, replicas: int
 ) -> list[str]:
     """Create whichever of the hub's topics are missing; returns the names created."""
     admin = AIOKafkaAdminClient(**kafka_options)
     await admin.start()
     try:
-        return await ensure_topics(admin, hub_topics(sorted(departments), partitions))
+        return await ensure_topics(admin, hub_topics(sorted(departments), partitions, replicas))
     finally:
         await admin.close()
 
 
-def hub_topics(departments: list[str], partitions: int) -> list[NewTopic]:
+def hub_topics(departments: list[str], partitions: int, replicas: int) -> list[NewTopic]:
     """Every topic the hub reads or writes, with the settings it relies on."""
     topics = [
-        NewTopic(input_topic(code, family), partitions, 1)
+        NewTopic(input_topic(code, family), partitions, replicas)
         for code in departments
         for family in FAMILIES
     ]
-    topics += [NewTopic(feedback_topic(code), 1, 1) for code in departments]
+    topics += [NewTopic(feedback_topic(code), 1, replicas) for code in departments]
     topics += [
-        NewTopic(DEAD_LETTER, partitions, 1),
+        NewTopic(DEAD_LETTER, partitions, replicas),
         # One partition: one ordered snapshot stream whose last record is the latest.
-        NewTopic(CAPABILITY, 1, 1),
-        NewTopic(SNAPSHOT_REQUESTS, 1, 1),
-        NewTopic(UNIT_STATE, 1, 1, topic_configs={"cleanup.policy": "compact"}),
+        NewTopic(CAPABILITY, 1, replicas),
+        NewTopic(SNAPSHOT_REQUESTS, 1, replicas),
+        NewTopic(UNIT_STATE, 1, replicas, topic_configs={"cleanup.policy": "compact"}),
     ]
     return topics

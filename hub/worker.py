@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
 from mode import Service
 
 from hub import topics
@@ -32,7 +33,7 @@ from hub.metrics import HubMetrics
 from hub.process import BatchResult, DeadLetter, process_batch
 from hub.registry import Registry
 from hub.settings import HubSettings
-from hub.state import UnitStore
+from hub.state import UnitState, UnitStore
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +56,11 @@ class UnitStatusWorker(Service):
         }
         self.sequence = 0
         self.latest_snapshot: dict[str, Any] | None = None
-        self.consumed = 0
         self.restored = False
         self.assigned: set[TopicPartition] = set()
+        # Set by the rebalance listener; the consume loop reads the changelog's news
+        # before its next batch, so no batch and no catch-up ever interleave.
+        self.catch_up_needed = False
         self._state_position = 0
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
@@ -65,13 +68,16 @@ class UnitStatusWorker(Service):
 
     @property
     def ready(self) -> bool:
-        """State restored and input partitions assigned: what /readyz reports."""
-        return self.restored and bool(self.assigned)
+        """State restored, input partitions assigned, not crashed: what /readyz reports."""
+        return self.restored and bool(self.assigned) and not self.crashed
 
     async def on_start(self) -> None:
         options = self.settings.kafka_options()
         created = await topics.create_hub_topics(
-            options, self.registry.codes, self.settings.input_partitions
+            options,
+            self.registry.codes,
+            self.settings.input_partitions,
+            self.settings.replication_factor,
         )
         if created:
             log.info("created %d topics", len(created))
@@ -80,7 +86,9 @@ class UnitStatusWorker(Service):
             acks="all",
             enable_idempotence=True,
             linger_ms=2,
-            max_request_size=max(self.settings.max_message_bytes * 2, 1 << 20) + 65536,
+            # A dead letter is an accepted input plus bounded error headers; the
+            # broker's own limit, not the client's, should decide what fits.
+            max_request_size=self.settings.max_message_bytes * 2 + (1 << 20),
         )
         await self._producer.start()
         # A group-less reader for the compacted state topic and the last snapshot.
@@ -119,7 +127,6 @@ class UnitStatusWorker(Service):
             if record.value is not None:
                 self.store.restore(record.value)
             self._state_position = record.offset + 1
-        self.store.take_changes()  # restored states are already in the changelog
 
     async def _last_sequence(self) -> int:
         partition = TopicPartition(topics.CAPABILITY, 0)
@@ -129,30 +136,40 @@ class UnitStatusWorker(Service):
         return int(orjson.loads(last.value)["sequence"]) if last else 0
 
     async def _read(self, partition: TopicPartition, start: int) -> AsyncIterator[Any]:
-        """Records of one partition from start (negative: from the end) to the current end."""
+        """Records of one partition from start (negative: from the end) to the current end.
+
+        Ends on the reader's position, not on offsets seen: compaction and
+        retention leave gaps, and may have removed every record before the end.
+        """
         assert self._reader is not None
         reader = self._reader
         reader.assign([partition])
+        begin = (await reader.beginning_offsets([partition]))[partition]
         end = (await reader.end_offsets([partition]))[partition]
-        first = max(0, end + start if start < 0 else start)
+        first = max(begin, end + start if start < 0 else start)
+        if first >= end:
+            return
         reader.seek(partition, first)
-        while first < end:
+        while await reader.position(partition) < end:
             batch = await reader.getmany(partition, timeout_ms=1000, max_records=10000)
             for record in batch.get(partition, []):
                 # A position reset may rewind the reader; skip what was asked not to be read.
                 if first <= record.offset < end:
                     yield record
-                    first = record.offset + 1
 
     @Service.task
     async def _consume(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None  # tasks start after on_start
         while not self.should_stop:
-            if self._consumer is None:
-                await self.sleep(0.05)
-                continue
-            batches = await self._consumer.getmany(
+            batches = await consumer.getmany(
                 timeout_ms=200, max_records=self.settings.batch_max_records
             )
+            # Records of newly assigned partitions come only after the rebalance
+            # that set the flag, so they always meet the caught-up state.
+            if self.catch_up_needed:
+                self.catch_up_needed = False
+                await self._catch_up_state()
             if batches:
                 await self.handle_batch(batches)
 
@@ -167,22 +184,26 @@ class UnitStatusWorker(Service):
         now = datetime.now(UTC)
         records = [record for partition_records in batches.values() for record in partition_records]
         result = process_batch(records, self.routes, self.validator, self.store, now)
-        await self._write_side_outputs(result)
+        await self._write_side_outputs(result, self.store.take_changes())
         assert self._consumer is not None
-        await self._consumer.commit(
-            {tp: part[-1].offset + 1 for tp, part in batches.items() if part}
-        )
-        self.consumed += len(records)
+        try:
+            await self._consumer.commit(
+                {tp: part[-1].offset + 1 for tp, part in batches.items() if part}
+            )
+        except (CommitFailedError, IllegalStateError) as error:
+            # The partitions moved during the batch. Their new owner replays it and
+            # finds its events in the changelog already: duplicates, same state.
+            log.warning("offsets not committed, partitions were reassigned: %s", error)
         self.metrics.record_batch(result, now, time.perf_counter() - started)
         return result
 
-    async def _write_side_outputs(self, result: BatchResult) -> None:
+    async def _write_side_outputs(self, result: BatchResult, changed: list[UnitState]) -> None:
         assert self._producer is not None
         producer = self._producer
         pending = [await self._dead_letter(producer, letter) for letter in result.dead_letters]
         pending += [await self._feedback(producer, letter) for letter in result.dead_letters]
         batch = producer.create_batch()
-        for state in self.store.take_changes():
+        for state in changed:
             key, value = state.key.encode(), state.to_json()
             if batch.append(key=key, value=value, timestamp=None) is None:
                 pending.append(await producer.send_batch(batch, topics.UNIT_STATE, partition=0))
@@ -230,14 +251,16 @@ class UnitStatusWorker(Service):
         """Build, publish and remember the next capability snapshot."""
         assert self._producer is not None
         now = datetime.now(UTC)
-        document = snapshot(self.store.units.values(), self.registry.codes, self.sequence + 1, now)
+        # Numbered before the first await: the timer and a request may overlap here.
+        self.sequence += 1
+        document = snapshot(self.store.units.values(), self.registry.codes, self.sequence, now)
         await (
             await self._producer.send(
                 topics.CAPABILITY, value=orjson.dumps(document), key=b"national"
             )
         )
-        self.sequence = document["sequence"]
-        self.latest_snapshot = document
+        if self.latest_snapshot is None or document["sequence"] > self.latest_snapshot["sequence"]:
+            self.latest_snapshot = document
         self._export_gauges(document)
         return document
 
@@ -267,5 +290,5 @@ class _Assignment(ConsumerRebalanceListener):
         self.worker.assigned.difference_update(revoked)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        await self.worker._catch_up_state()
+        self.worker.catch_up_needed = True
         self.worker.assigned.update(assigned)

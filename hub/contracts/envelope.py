@@ -7,29 +7,32 @@ mode (attributes as ce_* headers, data as the value).
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from hub.contracts.common import Timestamp
+from hub.contracts.common import JsonInt, Timestamp
 from hub.contracts.unit_status import UnitStatusV1
 
 TYPE_PATTERN = re.compile(
     r"^fi\.pelastus\.(?P<family>[a-z]+(?:-[a-z]+)*)\.v(?P<major>[1-9][0-9]*)$"
 )
 REQUIRED_ATTRIBUTES = ("specversion", "id", "source", "type", "time")
-# Newest version of each family's models, keyed by (family, major).
-KNOWN_TYPES = {("unit-status", 1): UnitStatusV1}
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
 
 
 class Envelope(BaseModel):
-    """The context attributes, without data; extension attributes are allowed."""
+    """The context attributes, without data.
+
+    Extension attributes are allowed with CloudEvents' scalar types (string,
+    integer, boolean), which also keeps NaN and infinities out of the envelope.
+    """
 
     model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+    __pydantic_extra__: dict[str, bool | Annotated[int, JsonInt] | str] = Field(init=False)
 
     specversion: Literal["1.0"]
     id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
     source: Annotated[str, StringConstraints(min_length=1, max_length=256)]
-    type: Annotated[str, StringConstraints(pattern=TYPE_PATTERN.pattern)]
+    type: Annotated[str, StringConstraints(pattern=TYPE_PATTERN.pattern, max_length=128)]
     time: Timestamp
     datacontenttype: Literal["application/json"] = "application/json"
 

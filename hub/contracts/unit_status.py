@@ -28,7 +28,6 @@ UnitStatus = Literal[
     "en_route",
     "on_scene",
 ]
-UNIT_TYPES: tuple[str, ...] = UnitType.__args__
 UNIT_STATUSES: tuple[str, ...] = UnitStatus.__args__
 
 

@@ -1,13 +1,11 @@
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from jsonschema import Draft202012Validator, FormatChecker
 
 from hub.aggregate import capability, snapshot
 from hub.state import UnitState
-from tests.unit.helpers import SCHEMAS
-
-NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+from tests.unit.helpers import NOW, SCHEMAS
 
 
 def unit(
@@ -25,7 +23,7 @@ def unit(
         None,
         NOW - timedelta(seconds=age),
         "e",
-        ("/s\x1fe",),
+        (("e", "/s"),),
     )
 
 

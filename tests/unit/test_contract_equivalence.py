@@ -19,10 +19,10 @@ from jsonschema.exceptions import ValidationError as SchemaError
 from jsonschema.validators import extend
 from pydantic import ValidationError
 
-from hub.contracts.envelope import Envelope
+from hub.contracts.envelope import Envelope, UnitStatusEvent
 from hub.contracts.unit_status import UnitStatusV1
+from tests.unit.helpers import SCHEMAS
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 EXAMPLES = sorted((SCHEMAS / "unit-status" / "examples").glob("*.json"))
 
 
@@ -82,7 +82,7 @@ scalars = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(min_value=-5, max_value=40),
-    st.sampled_from([3.0, 2.5, -0.0, 90.0, 90.5, -180.0, 1e308]),
+    st.sampled_from([3.0, 2.5, -0.0, 90.0, 90.5, -180.0, 1e308, float("inf")]),
     st.text(max_size=20),
     st.sampled_from(
         [
@@ -153,15 +153,32 @@ ENVELOPE_EXAMPLE = json.loads(
 )
 
 
-@settings(max_examples=500, deadline=None)
-@given(
-    st.sampled_from(["specversion", "id", "source", "type", "time", "datacontenttype"]),
-    values,
-)
-def test_generated_envelope_attributes_agree(attribute: str, value: Any) -> None:
+ATTRIBUTES = ["specversion", "id", "source", "type", "time", "datacontenttype", "mode", "data"]
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.sampled_from(ATTRIBUTES), values, st.booleans())
+def test_generated_envelope_attributes_agree(attribute: str, value: Any, delete: bool) -> None:
     event = dict(ENVELOPE_EXAMPLE, **{attribute: value})
+    if delete:
+        del event[attribute]
     attributes = {k: v for k, v in event.items() if k != "data"}
-    assert model_accepts(Envelope, attributes) is ENVELOPE.is_valid(event)
+    if isinstance(event.get("data"), dict):  # the Envelope model leaves data to the family's
+        assert model_accepts(Envelope, attributes) is ENVELOPE.is_valid(event)
+    # The worker's fast path: envelope and data in one JSON parse.
+    expected = (
+        ENVELOPE.is_valid(event)
+        and event["type"] == "fi.pelastus.unit-status.v1"
+        and UNIT_STATUS.is_valid(event["data"])
+    )
+    assert model_accepts_json(UnitStatusEvent, event) is expected
+
+
+@settings(max_examples=500, deadline=None)
+@given(mutated_unit_status())
+def test_fast_path_agrees_on_generated_data(data: dict[str, Any]) -> None:
+    event = dict(ENVELOPE_EXAMPLE, data=data)
+    assert model_accepts_json(UnitStatusEvent, event) is UNIT_STATUS.is_valid(data)
 
 
 def test_envelope_example_is_valid() -> None:

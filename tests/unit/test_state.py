@@ -60,7 +60,7 @@ def test_dedup_window_is_bounded() -> None:
         store.apply("pirkanmaa", valid(f"e{i}", i))
     state = store.units["pirkanmaa/RPI487"]
     assert len(state.recent_events) == DEDUP_WINDOW
-    assert state.recent_events[-1] == f"e{DEDUP_WINDOW + 4}\x1f/s"
+    assert state.recent_events[-1] == (f"e{DEDUP_WINDOW + 4}", "/s")
     # Outside the window an old redelivery is still never applied: it is stale.
     assert store.apply("pirkanmaa", valid("e0", 0)) is Outcome.STALE
 
@@ -86,3 +86,13 @@ def test_changelog_round_trip() -> None:
     restored = UnitStore()
     restored.restore(state.to_json())
     assert restored.units == store.units
+
+
+def test_restore_keeps_the_newer_state() -> None:
+    newer, older = UnitStore(), UnitStore()
+    newer.apply("pirkanmaa", valid("b", 10, "dispatched"))
+    older.apply("pirkanmaa", valid("a", 0))
+    store = UnitStore()
+    store.restore(newer.units["pirkanmaa/RPI487"].to_json())
+    store.restore(older.units["pirkanmaa/RPI487"].to_json())  # a late write of a former owner
+    assert store.units["pirkanmaa/RPI487"].status == "dispatched"

@@ -1,0 +1,110 @@
+"""The worker's ordering duties, with stand-ins for the Kafka clients.
+
+These check the worker's own sequencing (acks before commit, snapshot
+numbering, a failed commit); what Kafka does is left to the integration tests.
+"""
+
+import asyncio
+import json
+from typing import Any
+
+from aiokafka import TopicPartition
+from aiokafka.errors import CommitFailedError
+
+from hub.registry import Registry
+from hub.settings import HubSettings
+from hub.worker import UnitStatusWorker
+from tests.unit.helpers import SCHEMAS, event, record
+
+
+class Producer:
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+        self.sent: list[tuple[str, Any]] = []
+
+    async def send(self, topic: str, value: Any = None, key: Any = None, **_: Any) -> Any:
+        self.sent.append((topic, value))
+        return self._acked(topic)
+
+    def create_batch(self) -> "Batch":
+        return Batch()
+
+    async def send_batch(self, batch: "Batch", topic: str, partition: int) -> Any:
+        self.sent.extend((topic, value) for value in batch.values)
+        return self._acked(topic)
+
+    def _acked(self, topic: str) -> Any:
+        future = asyncio.get_running_loop().create_future()
+
+        def ack() -> None:
+            self.log.append(f"ack {topic}")
+            future.set_result(None)
+
+        asyncio.get_running_loop().call_soon(ack)
+        return future
+
+
+class Batch:
+    def __init__(self) -> None:
+        self.values: list[bytes] = []
+
+    def append(self, key: bytes, value: bytes, timestamp: None) -> object:
+        self.values.append(value)
+        return object()
+
+    def record_count(self) -> int:
+        return len(self.values)
+
+
+class Consumer:
+    def __init__(self, log: list[str], error: Exception | None = None) -> None:
+        self.log = log
+        self.error = error
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.log.append(f"commit {sorted(offsets.values())}")
+        if self.error:
+            raise self.error
+
+
+def worker(log: list[str], commit_error: Exception | None = None) -> UnitStatusWorker:
+    hub = UnitStatusWorker(HubSettings(), Registry.load(SCHEMAS))
+    hub._producer = Producer(log)  # type: ignore[assignment]
+    hub._consumer = Consumer(log, commit_error)  # type: ignore[assignment]
+    return hub
+
+
+def batches() -> dict[TopicPartition, list[Any]]:
+    good, bad = record(event()), record(b"nope")
+    tp = TopicPartition(good.topic, 0)
+    return {tp: [good, bad]}
+
+
+async def test_offsets_are_committed_only_after_every_side_output_is_acknowledged() -> None:
+    log: list[str] = []
+    hub = worker(log)
+    result = await hub.handle_batch(batches())
+    assert result.consumed == 2
+    assert log[-1] == "commit [1]"
+    assert sorted(log[:-1]) == [
+        "ack feedback.pirkanmaa",
+        "ack hub.dead-letter",
+        "ack hub.state.unit-status",
+    ]
+
+
+async def test_a_failed_commit_does_not_stop_the_worker() -> None:
+    log: list[str] = []
+    hub = worker(log, CommitFailedError("rebalanced"))
+    result = await hub.handle_batch(batches())
+    assert result.consumed == 2
+    assert hub.store.units  # the state stands; the new owner's replay finds duplicates
+
+
+async def test_overlapping_snapshots_get_distinct_growing_numbers() -> None:
+    hub = worker([])
+    first, second = await asyncio.gather(hub.publish_snapshot(), hub.publish_snapshot())
+    assert (first["sequence"], second["sequence"]) == (1, 2)
+    assert hub.latest_snapshot is not None and hub.latest_snapshot["sequence"] == 2
+    published = [json.loads(value)["sequence"] for topic, value in hub._producer.sent]  # type: ignore[union-attr]
+    assert published == [1, 2]

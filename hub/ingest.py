@@ -46,6 +46,7 @@ class Rejection:
 
 # Messages quote parts of the input: bounded, so that a dead letter's headers stay small.
 MAX_MESSAGE_CHARS = 500
+MAX_EVENT_ID_CHARS = 128  # as the envelope schema allows
 
 
 class _Reject(Exception):
@@ -149,7 +150,8 @@ def _event_from_dict(obj: dict[str, Any], family: Family) -> Any:
     except _Reject as rejected:
         # Tell the department which of its events this was, whenever it can be told.
         event_id = obj.get("id")
-        rejected.event_id = event_id if isinstance(event_id, str) else None
+        valid_id = isinstance(event_id, str) and 0 < len(event_id) <= MAX_EVENT_ID_CHARS
+        rejected.event_id = event_id if valid_id else None
         raise
 
 

@@ -177,6 +177,7 @@ def test_rejection_carries_the_event_id_when_known() -> None:
     assert check(record(event(crew=-1))).event_id == "0f5c2a9e-7d1b-4a7e-9a53-3c1f6e2d8b10"
     assert check(record(event(), key=b"X")).event_id == "0f5c2a9e-7d1b-4a7e-9a53-3c1f6e2d8b10"
     assert check(record(b"[]")).event_id is None
+    assert check(record(dict(event(), id="x" * 129))).event_id is None
 
 
 def test_binary_mode_with_bad_data_is_rejected() -> None:

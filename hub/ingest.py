@@ -42,6 +42,9 @@ class Rejection:
     reason: Reason
     message: str
     event_id: str | None = None
+    # JSON pointer into the event (structured mode) of what is wrong: "" for the
+    # whole value, None when the fault is outside it (the record key).
+    pointer: str | None = ""
 
 
 # Messages quote parts of the input: bounded, so that a dead letter's headers stay small.
@@ -50,21 +53,27 @@ MAX_EVENT_ID_CHARS = 128  # as the envelope schema allows
 
 
 class _Reject(Exception):
-    def __init__(self, reason: Reason, message: str, event_id: str | None = None) -> None:
+    def __init__(self, reason: Reason, message: str, pointer: str | None = "") -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message[:MAX_MESSAGE_CHARS]
-        self.event_id = event_id
+        self.pointer = pointer if pointer is None else pointer[:MAX_MESSAGE_CHARS]
+        self.event_id: str | None = None
 
 
-def describe_errors(error: ValidationError, prefix: str) -> str:
-    """'data.crew: Input should be greater than or equal to 0; ...' (first three)."""
-    parts = []
-    for detail in error.errors(include_url=False)[:3]:
-        path = ".".join(str(p) for p in (prefix, *detail["loc"]) if p != "")
-        parts.append(f"{path}: {detail['msg']}")
-    more = error.error_count() - len(parts)
-    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+def json_pointer(*parts: object) -> str:
+    """RFC 6901: '/data/position/lat'."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _schema_reject(reason: Reason, error: ValidationError, *prefix: str) -> _Reject:
+    """'/data/crew: Input should be greater than or equal to 0; ...' (first three errors)."""
+    details = error.errors(include_url=False)
+    pointers = [json_pointer(*prefix, *detail["loc"]) for detail in details]
+    parts = [f"{p}: {d['msg']}" for p, d in zip(pointers[:3], details[:3], strict=True)]
+    more = len(details) - len(parts)
+    message = "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+    return _Reject(reason, message, pointers[0])
 
 
 class Validator:
@@ -100,7 +109,7 @@ class Validator:
                     event = _event_from_dict(_parse_object(value, "value"), family)
             return self._check_semantics(record, department, family, event, now)
         except _Reject as rejected:
-            return Rejection(rejected.reason, rejected.message, rejected.event_id)
+            return Rejection(rejected.reason, rejected.message, rejected.event_id, rejected.pointer)
 
     def _check_semantics(
         self, record: InputRecord, department: str, family: Family, event: Any, now: datetime
@@ -120,26 +129,30 @@ class Validator:
             if payload_department not in self.departments:
                 raise _Reject(
                     Reason.DEPARTMENT_UNKNOWN,
-                    f"data.department '{payload_department}' is not in the department registry",
+                    f"/data/department: '{payload_department}' is not in the department registry",
+                    "/data/department",
                 )
             raise _Reject(
                 Reason.DEPARTMENT_MISMATCH,
-                f"data.department '{payload_department}' does not match the topic's "
+                f"/data/department: '{payload_department}' does not match the topic's "
                 f"department '{department}'",
+                "/data/department",
             )
         entity_id = getattr(data, family.key_field)
         if record.key is None or record.key != entity_id.encode():
             raise _Reject(
                 Reason.KEY_MISMATCH,
-                f"the record key must be data.{family.key_field} '{entity_id}', "
+                f"the record key must be /data/{family.key_field} '{entity_id}', "
                 f"got {_show_key(record.key)}",
+                None,
             )
         event_time = getattr(data, family.time_field)
         if event_time > now + self.max_clock_skew:
             raise _Reject(
                 Reason.EVENT_TIME_IN_FUTURE,
-                f"data.{family.time_field} {event_time.isoformat()} is more than "
+                f"/data/{family.time_field}: {event_time.isoformat()} is more than "
                 f"{self.max_clock_skew.total_seconds():g} s ahead of the hub's clock",
+                f"/data/{family.time_field}",
             )
         return ValidEvent(event.source, event.id, data, entity_id, event_time)
 
@@ -159,13 +172,15 @@ def _check_event(obj: dict[str, Any], family: Family) -> Any:
     for attribute in (*REQUIRED_ATTRIBUTES, "data"):
         if attribute not in obj:
             raise _Reject(
-                Reason.ENVELOPE_FIELD_MISSING, f"CloudEvents attribute '{attribute}' is required"
+                Reason.ENVELOPE_FIELD_MISSING,
+                f"/{attribute}: CloudEvents attribute '{attribute}' is required",
+                f"/{attribute}",
             )
     attributes = {k: v for k, v in obj.items() if k != "data"}
     try:
         envelope = Envelope.model_validate(attributes)
     except ValidationError as error:
-        raise _Reject(Reason.ENVELOPE_FIELD_INVALID, describe_errors(error, "")) from None
+        raise _schema_reject(Reason.ENVELOPE_FIELD_INVALID, error) from None
     type_family, major = parse_type(envelope.type)  # type: ignore[misc]
     known = FAMILIES.get(type_family)
     if known is None:
@@ -173,6 +188,7 @@ def _check_event(obj: dict[str, Any], family: Family) -> Any:
             Reason.TYPE_UNKNOWN_FAMILY,
             f"type '{envelope.type}': family '{type_family}' is unknown; "
             f"known families: {', '.join(sorted(FAMILIES))}",
+            "/type",
         )
     # Unreachable while unit-status is the only family; guards the topic routing after that.
     if known is not family:
@@ -180,6 +196,7 @@ def _check_event(obj: dict[str, Any], family: Family) -> Any:
             Reason.TYPE_FAMILY_MISMATCH,
             f"type '{envelope.type}' is a {type_family} event but the topic carries "
             f"{family.name} events",
+            "/type",
         )
     model = family.models.get(major)
     if model is None:
@@ -187,11 +204,12 @@ def _check_event(obj: dict[str, Any], family: Family) -> Any:
             Reason.TYPE_UNKNOWN_VERSION,
             f"type '{envelope.type}': major version {major} of {family.name} is unknown; "
             f"known: {', '.join(f'v{m}' for m in sorted(family.models))}",
+            "/type",
         )
     try:
         data = model.model_validate(obj["data"])
     except ValidationError as error:
-        raise _Reject(Reason.SCHEMA_INVALID, describe_errors(error, "data")) from None
+        raise _schema_reject(Reason.SCHEMA_INVALID, error, "data") from None
     return _Event(envelope.id, envelope.source, data)
 
 
@@ -229,7 +247,9 @@ def _check_ce_headers(headers: dict[str, bytes]) -> dict[str, bytes]:
                 value.decode("utf-8")
             except (UnicodeDecodeError, AttributeError):
                 raise _Reject(
-                    Reason.ENVELOPE_FIELD_INVALID, f"header '{name}' is not UTF-8 text"
+                    Reason.ENVELOPE_FIELD_INVALID,
+                    f"header '{name}' is not UTF-8 text",
+                    json_pointer(name.removeprefix("ce_")),
                 ) from None
     return headers
 

@@ -236,6 +236,7 @@ class UnitStatusWorker(Service):
                 "schema": FEEDBACK_SCHEMA,
                 "reason": rejection.reason,
                 "message": rejection.message,
+                "pointer": rejection.pointer,
                 "event_id": rejection.event_id,
                 "topic": record.topic,
                 "partition": record.partition,

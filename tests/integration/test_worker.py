@@ -243,7 +243,7 @@ async def test_known_traffic_gives_exact_outcomes_dead_letters_feedback_and_snap
         reasons.append(headers["hub.error.reason"].decode())
     assert sorted(reasons) == sorted(reason.value for reason, _ in BAD)
     schema_error = next(d for d in dead if dict(d.headers)["hub.error.reason"] == b"schema_invalid")
-    assert dict(schema_error.headers)["hub.error.message"].startswith(b"data.crew: ")
+    assert dict(schema_error.headers)["hub.error.message"].startswith(b"/data/crew: ")
 
     feedback = [json.loads(r.value) for r in await read_all(broker, "feedback.pirkanmaa")]
     assert sorted(f["reason"] for f in feedback) == sorted(reason.value for reason, _ in BAD)

@@ -56,7 +56,7 @@ BAD = {
         "specversion",
     ),
     "empty source": (record(dict(event(), source="")), Reason.ENVELOPE_FIELD_INVALID, "source"),
-    "bad time": (record(dict(event(), time="today")), Reason.ENVELOPE_FIELD_INVALID, "time: "),
+    "bad time": (record(dict(event(), time="today")), Reason.ENVELOPE_FIELD_INVALID, "/time: "),
     "bad type": (record(dict(event(), type="unit-status")), Reason.ENVELOPE_FIELD_INVALID, "type"),
     "unknown family": (
         record(dict(event(), type="fi.pelastus.weather.v1")),
@@ -68,13 +68,13 @@ BAD = {
         Reason.TYPE_UNKNOWN_VERSION,
         "major version 2",
     ),
-    "schema": (record(event(crew=-1)), Reason.SCHEMA_INVALID, "data.crew"),
+    "schema": (record(event(crew=-1)), Reason.SCHEMA_INVALID, "/data/crew: "),
     "schema nested": (
         record(event(position={"lat": 91, "lon": 0})),
         Reason.SCHEMA_INVALID,
-        "data.position.lat",
+        "/data/position/lat: ",
     ),
-    "extra field": (record(event(colour="red")), Reason.SCHEMA_INVALID, "data.colour"),
+    "extra field": (record(event(colour="red")), Reason.SCHEMA_INVALID, "/data/colour: "),
     "unknown department": (
         record(event(department="narnia")),
         Reason.DEPARTMENT_UNKNOWN,
@@ -200,3 +200,21 @@ def test_binary_mode_with_bad_data_is_rejected() -> None:
         )
     )
     assert isinstance(result, Rejection) and result.reason is Reason.ENVELOPE_FIELD_INVALID
+
+
+POINTERS = {
+    "missing id": "/id",
+    "specversion": "/specversion",
+    "unknown version": "/type",
+    "schema nested": "/data/position/lat",
+    "department mismatch": "/data/department",
+    "future": "/data/observed_at",
+    "not json": "",
+    "key mismatch": None,
+}
+
+
+@pytest.mark.parametrize("case", sorted(POINTERS))
+def test_rejection_points_at_what_is_wrong(case: str) -> None:
+    result = check(BAD[case][0])
+    assert isinstance(result, Rejection) and result.pointer == POINTERS[case]

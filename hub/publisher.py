@@ -1,0 +1,207 @@
+"""Publish a department's events to the hub, checked by the hub's own rules first.
+
+A department system written in Python sends its events with a Publisher: it builds
+the CloudEvent, validates the exact record it will send with the hub's Validator
+(so a bad event fails in the sender, with the reason code the hub would have
+dead-lettered it for) and only then produces it to the department's input topic.
+
+    from datetime import UTC, datetime
+    from hub.publisher import InvalidEvent, Publisher
+
+    async with Publisher("pirkanmaa", source="/pelastuslaitos/pirkanmaa/resource-system") as pub:
+        try:
+            await pub.publish("unit-status", {
+                "department": "pirkanmaa", "unit_id": "RPI487", "unit_type": "rescue_unit",
+                "status": "available_at_station", "station_id": "PI-4", "crew": 4,
+                "capabilities": ["smoke_diving"], "observed_at": datetime.now(UTC),
+            })
+        except InvalidEvent as error:
+            print(error.rejection.reason, error.rejection.message)
+
+The connection comes from HubSettings (PELASTUS_HUB_BOOTSTRAP_SERVERS and friends).
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Literal
+
+import orjson
+from aiokafka import AIOKafkaProducer
+from aiokafka.structs import RecordMetadata
+from pydantic import BaseModel
+
+from hub.contracts.envelope import STRUCTURED_CONTENT_TYPE
+from hub.families import FAMILIES
+from hub.ingest import Rejection, Validator
+from hub.registry import Registry
+from hub.settings import HubSettings
+from hub.topics import input_topic
+
+Headers = list[tuple[str, bytes]]
+OutgoingRecord = tuple[str, bytes | None, bytes, Headers]  # topic, key, value, headers
+
+
+class InvalidEvent(ValueError):
+    """The hub would reject this event; `rejection` has its reason code and message."""
+
+    def __init__(self, rejection: Rejection) -> None:
+        super().__init__(f"{rejection.reason}: {rejection.message}")
+        self.rejection = rejection
+
+
+@dataclass(frozen=True, slots=True)
+class _Outgoing:
+    """The record as the hub will consume it, for the Validator before it is sent."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: Headers
+    # Not known until the broker has the record; the Validator does not read them.
+    partition: int = -1
+    offset: int = -1
+
+
+class Publisher:
+    """Publishes a department's events to the hub, validated before they leave."""
+
+    def __init__(
+        self,
+        department: str,
+        *,
+        source: str,
+        settings: HubSettings | None = None,
+        registry: Registry | None = None,
+        producer_options: dict[str, Any] | None = None,
+    ) -> None:
+        """`source` is the CloudEvents source of this system, e.g.
+        "/pelastuslaitos/<department>/resource-system"; with each event id it must be
+        unique. `producer_options` are further AIOKafkaProducer arguments (e.g.
+        linger_ms, client_id); acks="all" and idempotence always stay on.
+        """
+        self.settings = settings or HubSettings()
+        self.registry = registry or Registry.load(self.settings.schemas_dir)
+        if department not in self.registry.codes:
+            known = ", ".join(sorted(self.registry.codes))
+            raise ValueError(f"department {department!r} is not in the registry; known: {known}")
+        self.department = department
+        self.source = source
+        self.validator = Validator(
+            self.registry.codes,
+            self.settings.max_message_bytes,
+            self.settings.max_clock_skew_seconds,
+        )
+        # Duplicates or reordering on a retry would reach the hub as the department's
+        # own mistakes, so these two are not options.
+        self._producer_options: dict[str, Any] = {
+            **self.settings.kafka_options(),
+            **(producer_options or {}),
+            "acks": "all",
+            "enable_idempotence": True,
+        }
+        self._producer: AIOKafkaProducer | None = None
+
+    async def __aenter__(self) -> "Publisher":
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Connect to the brokers."""
+        if self._producer is not None:
+            raise RuntimeError("the publisher is already started")
+        producer = AIOKafkaProducer(**self._producer_options)
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()  # a failed start leaves connections open otherwise
+            raise
+        self._producer = producer
+
+    async def stop(self) -> None:
+        """Send what is pending and disconnect; a stopped publisher may be started again."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await producer.stop()
+
+    async def publish(
+        self,
+        family: str,
+        data: dict[str, Any] | BaseModel,
+        *,
+        event_id: str | None = None,
+        time: datetime | None = None,
+        mode: Literal["structured", "binary"] = "structured",
+    ) -> RecordMetadata:
+        """Send one event and wait for the brokers' acknowledgement.
+
+        `data` is the event's data: a dict (datetimes in it are sent as RFC 3339) or
+        an instance of the family's model. `event_id` defaults to a new UUID, `time`
+        (the CloudEvents time, when the event was created) to now. Raises InvalidEvent,
+        sending nothing, if the hub would reject the event.
+        """
+        if self._producer is None:
+            raise RuntimeError("start the publisher first (await start() or async with)")
+        topic, key, value, headers = self.build(
+            family, data, event_id=event_id, time=time, mode=mode
+        )
+        return await self._producer.send_and_wait(topic, value, key, headers=headers)
+
+    def build(
+        self,
+        family: str,
+        data: dict[str, Any] | BaseModel,
+        *,
+        event_id: str | None = None,
+        time: datetime | None = None,
+        mode: Literal["structured", "binary"] = "structured",
+    ) -> OutgoingRecord:
+        """The record publish() sends, validated: (topic, key, value, headers).
+
+        Sends nothing; raises InvalidEvent with the hub's rejection, or ValueError for
+        a family the hub does not know.
+        """
+        known = FAMILIES.get(family)
+        if known is None:
+            raise ValueError(f"unknown family {family!r}; known: {', '.join(sorted(FAMILIES))}")
+        if isinstance(data, BaseModel):
+            data = data.model_dump(mode="json", exclude_none=False)
+        attributes = {
+            "specversion": "1.0",
+            "id": event_id if event_id is not None else str(uuid.uuid4()),
+            "source": self.source,
+            "type": f"fi.pelastus.{family}.v{max(known.models)}",
+            "time": (time or datetime.now(UTC)).isoformat(),
+        }
+        if mode == "structured":
+            value = orjson.dumps(
+                {**attributes, "datacontenttype": "application/json", "data": data}
+            )
+            headers = [("content-type", STRUCTURED_CONTENT_TYPE.encode())]
+        elif mode == "binary":
+            # Kafka protocol binding: attributes as ce_* headers, datacontenttype as content-type.
+            value = orjson.dumps(data)
+            headers = [(f"ce_{name}", v.encode()) for name, v in attributes.items()]
+            headers.append(("content-type", b"application/json"))
+        else:
+            raise ValueError(f"mode must be 'structured' or 'binary', not {mode!r}")
+        # A key that is missing or not a string makes the data invalid anyway, and the
+        # Validator reports the schema error before it would look at the key.
+        entity_id = data.get(known.key_field)
+        key = entity_id.encode() if isinstance(entity_id, str) else None
+        record = _Outgoing(input_topic(self.department, family), key, value, headers)
+        # Exactly the hub's check, so the publisher is never stricter or more lenient than
+        # the hub; only the event-time check runs against this machine's clock.
+        outcome = self.validator.validate(record, self.department, known, datetime.now(UTC))
+        if isinstance(outcome, Rejection):
+            raise InvalidEvent(outcome)
+        return record.topic, record.key, record.value, record.headers

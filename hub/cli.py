@@ -1,4 +1,4 @@
-"""pelastus-hub command line: worker, simulate, run (the demo), bench, kafka."""
+"""pelastus-hub command line: worker, simulate, run (the demo), bench, validate, kafka."""
 
 import argparse
 import asyncio
@@ -37,6 +37,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     bench.add_argument("--bootstrap-servers", help="use this broker instead of a local one")
 
+    validate = commands.add_parser(
+        "validate", help="check messages against the hub's rules, without a broker"
+    )
+    validate.add_argument(
+        "paths", nargs="+", help="files of one CloudEvent each, .jsonl files, or -"
+    )
+    validate.add_argument(
+        "--jsonl", action="store_true", help="one message per line in every input"
+    )
+    validate.add_argument(
+        "--department", help="the department whose topic they go to (default: data.department)"
+    )
+    validate.add_argument(
+        "--key", help="the record key they are sent with (default: the entity id)"
+    )
+    validate.add_argument("--format", choices=["text", "json"], default="text")
+
     kafka = commands.add_parser("kafka", help="the local Apache Kafka broker for development")
     kafka.add_argument("action", choices=["start", "stop", "status"])
 
@@ -49,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         from hub.demo import run_demo
 
         return run_demo(args)
+    if args.command == "validate":
+        from hub.validate import run_validate
+
+        return run_validate(args)
     if args.command == "bench":
         from hub.bench import run_bench
 

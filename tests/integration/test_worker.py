@@ -249,6 +249,7 @@ async def test_known_traffic_gives_exact_outcomes_dead_letters_feedback_and_snap
     assert sorted(f["reason"] for f in feedback) == sorted(reason.value for reason, _ in BAD)
     mismatch = next(f for f in feedback if f["reason"] == "department_mismatch")
     assert mismatch["event_id"] == "b7" and mismatch["topic"] == PI
+    assert mismatch["pointer"] == "/data/department"
     assert await read_all(broker, "feedback.lappi") == []
 
     snapshot = worker.wait_snapshot_after(0)

@@ -1,0 +1,86 @@
+"""The Publisher against the real broker: what it sends is what the hub accepts."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from hub.families import UNIT_STATUS
+from hub.ingest import Validator, ValidEvent
+from hub.publisher import Publisher
+from hub.registry import Registry
+from hub.settings import HubSettings
+from hub.topics import ensure_topics, input_topic
+
+pytestmark = pytest.mark.integration
+
+SOURCE = "/pelastuslaitos/pirkanmaa/resource-system"
+TOPIC = input_topic("pirkanmaa", "unit-status")
+
+
+def unit(unit_id: str) -> dict:
+    return {
+        "department": "pirkanmaa",
+        "unit_id": unit_id,
+        "unit_type": "tank_unit",
+        "status": "dispatched",
+        "station_id": "PI-4",
+        "crew": 2,
+        "capabilities": ["water_supply"],
+        "position": {"lat": 61.49911, "lon": 23.78712},
+        "incident_id": "PI-2026-000123",
+        "observed_at": datetime.now(UTC) - timedelta(seconds=5),
+    }
+
+
+async def consume_one(bootstrap: str, partition: int, offset: int):
+    """The one record at (partition, offset): a reused broker may hold others on the topic."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tp = TopicPartition(TOPIC, partition)
+        consumer.assign([tp])
+        consumer.seek(tp, offset)
+        async with asyncio.timeout(30):
+            return await consumer.getone()
+    finally:
+        await consumer.stop()
+
+
+@pytest.mark.parametrize("mode", ["structured", "binary"])
+async def test_published_events_arrive_as_the_hub_accepts_them(kafka_bootstrap, mode) -> None:
+    settings = HubSettings(bootstrap_servers=kafka_bootstrap)
+    registry = Registry.load(settings.schemas_dir)
+    # The broker does not create topics on demand; the hub's worker would have.
+    admin = AIOKafkaAdminClient(**settings.kafka_options())
+    await admin.start()
+    try:
+        await ensure_topics(admin, [NewTopic(TOPIC, settings.input_partitions, 1)])
+    finally:
+        await admin.close()
+
+    async with Publisher("pirkanmaa", source=SOURCE, settings=settings) as publisher:
+        metadata = await publisher.publish(
+            "unit-status", unit("RPI483"), event_id=f"it-{mode}", mode=mode
+        )
+    assert metadata.topic == TOPIC
+
+    record = await consume_one(kafka_bootstrap, metadata.partition, metadata.offset)
+    assert (record.topic, record.key) == (TOPIC, b"RPI483")
+    headers = dict(record.headers)
+    if mode == "structured":
+        assert headers == {"content-type": b"application/cloudevents+json"}
+    else:
+        assert headers["content-type"] == b"application/json"
+        assert headers["ce_id"] == f"it-{mode}".encode()
+        assert headers["ce_type"] == b"fi.pelastus.unit-status.v1"
+        assert headers["ce_source"] == SOURCE.encode()
+    validator = Validator(
+        registry.codes, settings.max_message_bytes, settings.max_clock_skew_seconds
+    )
+    event = validator.validate(record, "pirkanmaa", UNIT_STATUS, datetime.now(UTC))
+    assert isinstance(event, ValidEvent), event
+    assert (event.source, event.id, event.entity_id) == (SOURCE, f"it-{mode}", "RPI483")
+    assert event.data.incident_id == "PI-2026-000123"

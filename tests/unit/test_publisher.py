@@ -1,0 +1,248 @@
+"""The Publisher without a broker: the records it builds, and what it refuses to send."""
+
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, ClassVar
+
+import orjson
+import pytest
+
+import hub.publisher
+from hub.contracts.unit_status import UnitStatusV1
+from hub.families import UNIT_STATUS
+from hub.ingest import Validator, ValidEvent
+from hub.publisher import InvalidEvent, Publisher
+from hub.reasons import Reason
+from hub.registry import Registry
+from hub.settings import HubSettings
+from tests.unit.helpers import SCHEMAS, Record
+
+REGISTRY = Registry.load(SCHEMAS)
+SETTINGS = HubSettings(bootstrap_servers="broker.invalid:9092")
+SOURCE = "/pelastuslaitos/pirkanmaa/resource-system"
+TOPIC = "dept.pirkanmaa.unit-status"
+TIME = datetime(2026, 11, 28, 7, 45, 13, tzinfo=timezone(timedelta(hours=2)))
+# Within the allowed clock skew of whenever the tests run.
+OBSERVED = datetime.now(UTC).replace(microsecond=123456) - timedelta(minutes=1)
+
+
+def unit(**changes: Any) -> dict[str, Any]:
+    data = {
+        "department": "pirkanmaa",
+        "unit_id": "RPI487",
+        "unit_type": "rescue_unit",
+        "status": "available_at_station",
+        "station_id": "PI-4",
+        "crew": 4,
+        "capabilities": ["smoke_diving", "hydraulic_tools"],
+        "observed_at": OBSERVED.isoformat(),
+    }
+    data.update(changes)
+    return data
+
+
+def publisher(**options: Any) -> Publisher:
+    return Publisher("pirkanmaa", source=SOURCE, settings=SETTINGS, registry=REGISTRY, **options)
+
+
+def hub_accepts(topic: str, key: bytes | None, value: bytes, headers: list) -> ValidEvent:
+    """What the hub itself makes of the record, as it would consume it."""
+    validator = Validator(REGISTRY.codes, SETTINGS.max_message_bytes, 300)
+    result = validator.validate(
+        Record(topic, key, value, tuple(headers)), "pirkanmaa", UNIT_STATUS, datetime.now(UTC)
+    )
+    assert isinstance(result, ValidEvent), result
+    return result
+
+
+class FakeProducer:
+    """Stands in for AIOKafkaProducer: records what would have been sent."""
+
+    instances: ClassVar[list["FakeProducer"]] = []
+    fail_start = False
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+        self.started = self.stopped = False
+        self.sent: list[tuple[str, bytes, bytes | None, list]] = []
+        FakeProducer.instances.append(self)
+
+    async def start(self) -> None:
+        if self.fail_start:
+            raise ConnectionError("no broker")
+        self.started = True
+
+    async def stop(self) -> None:
+        self.stopped = True
+
+    async def send_and_wait(self, topic: str, value: bytes, key: bytes | None, headers: list):
+        self.sent.append((topic, value, key, headers))
+        return ("metadata", topic)
+
+
+@pytest.fixture
+def fake_producer(monkeypatch):
+    monkeypatch.setattr(hub.publisher, "AIOKafkaProducer", FakeProducer)
+    monkeypatch.setattr(FakeProducer, "instances", [])
+    return FakeProducer
+
+
+def test_structured_record() -> None:
+    topic, key, value, headers = publisher().build("unit-status", unit(), event_id="e1", time=TIME)
+    assert (topic, key) == (TOPIC, b"RPI487")
+    assert headers == [("content-type", b"application/cloudevents+json")]
+    assert orjson.loads(value) == {
+        "specversion": "1.0",
+        "id": "e1",
+        "source": SOURCE,
+        "type": "fi.pelastus.unit-status.v1",
+        "time": "2026-11-28T07:45:13+02:00",
+        "datacontenttype": "application/json",
+        "data": unit(),
+    }
+    event = hub_accepts(topic, key, value, headers)
+    assert (event.source, event.id, event.entity_id) == (SOURCE, "e1", "RPI487")
+
+
+def test_binary_record() -> None:
+    topic, key, value, headers = publisher().build(
+        "unit-status", unit(), event_id="e2", time=TIME, mode="binary"
+    )
+    assert (topic, key) == (TOPIC, b"RPI487")
+    assert headers == [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", b"e2"),
+        ("ce_source", SOURCE.encode()),
+        ("ce_type", b"fi.pelastus.unit-status.v1"),
+        ("ce_time", b"2026-11-28T07:45:13+02:00"),
+        ("content-type", b"application/json"),
+    ]
+    assert orjson.loads(value) == unit()
+    assert hub_accepts(topic, key, value, headers).id == "e2"
+
+
+def test_id_and_time_default_to_a_uuid_and_now() -> None:
+    before = datetime.now(UTC)
+    _, _, value, _ = publisher().build("unit-status", unit())
+    event = orjson.loads(value)
+    assert uuid.UUID(event["id"]).version == 4
+    assert before <= datetime.fromisoformat(event["time"]) <= datetime.now(UTC)
+
+
+@pytest.mark.parametrize("observed", [OBSERVED, OBSERVED.astimezone(timezone(timedelta(hours=2)))])
+@pytest.mark.parametrize("mode", ["structured", "binary"])
+def test_model_instances_and_datetimes_are_sent_as_rfc3339(observed, mode) -> None:
+    model = UnitStatusV1.model_validate({**unit(), "observed_at": observed.isoformat()})
+    for data in (model, unit(observed_at=observed)):
+        record = publisher().build("unit-status", data, mode=mode)
+        event = hub_accepts(*record)
+        assert event.event_time == observed
+        assert event.data == model
+    sent = orjson.loads(publisher().build("unit-status", model, mode=mode)[2])
+    sent_data = sent if mode == "binary" else sent["data"]
+    assert (sent_data["position"], sent_data["incident_id"]) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("data", "reason", "message"),
+    [
+        (unit(crew=-1), Reason.SCHEMA_INVALID, "crew: Input should be greater than"),
+        ({k: v for k, v in unit().items() if k != "unit_id"}, Reason.SCHEMA_INVALID, "unit_id"),
+        (unit(unit_id=487), Reason.SCHEMA_INVALID, "unit_id"),
+        (unit(department="lappi"), Reason.DEPARTMENT_MISMATCH, "'lappi' does not match"),
+        (unit(department="tuntematon"), Reason.DEPARTMENT_UNKNOWN, "'tuntematon'"),
+        (
+            unit(observed_at=(datetime.now(UTC) + timedelta(hours=1)).isoformat()),
+            Reason.EVENT_TIME_IN_FUTURE,
+            "observed_at",
+        ),
+    ],
+)
+@pytest.mark.parametrize("mode", ["structured", "binary"])
+def test_invalid_events_are_refused_with_the_hubs_reason(data, reason, message, mode) -> None:
+    with pytest.raises(InvalidEvent) as raised:
+        publisher().build("unit-status", data, event_id="bad-1", mode=mode)
+    assert raised.value.rejection.reason == reason
+    assert message in raised.value.rejection.message
+    assert str(raised.value).startswith(f"{reason}: ")
+
+
+def test_envelope_attributes_are_checked_too() -> None:
+    with pytest.raises(InvalidEvent) as raised:
+        publisher().build("unit-status", unit(), time=datetime(2026, 11, 28, 7, 45))  # naive
+    assert raised.value.rejection.reason == Reason.ENVELOPE_FIELD_INVALID
+    with pytest.raises(InvalidEvent) as raised:
+        publisher().build("unit-status", unit(), event_id="x" * 129)
+    assert raised.value.rejection.reason == Reason.ENVELOPE_FIELD_INVALID
+
+
+def test_too_large_values_are_refused() -> None:
+    small = HubSettings(bootstrap_servers="broker.invalid:9092", max_message_bytes=200)
+    tiny = Publisher("pirkanmaa", source=SOURCE, settings=small, registry=REGISTRY)
+    with pytest.raises(InvalidEvent) as raised:
+        tiny.build("unit-status", unit())
+    assert raised.value.rejection.reason == Reason.VALUE_TOO_LARGE
+
+
+def test_unknown_department_is_refused_at_construction() -> None:
+    with pytest.raises(ValueError, match="'tuntematon' is not in the registry") as raised:
+        Publisher("tuntematon", source=SOURCE, settings=SETTINGS, registry=REGISTRY)
+    assert "pirkanmaa" in str(raised.value) and "lappi" in str(raised.value)
+    assert not isinstance(raised.value, InvalidEvent)
+
+
+def test_unknown_family_and_mode_are_refused() -> None:
+    with pytest.raises(ValueError, match="unknown family 'vehicle-position'; known: unit-status"):
+        publisher().build("vehicle-position", unit())
+    with pytest.raises(ValueError, match="mode must be"):
+        publisher().build("unit-status", unit(), mode="avro")  # type: ignore[arg-type]
+
+
+async def test_publish_sends_the_built_record(fake_producer) -> None:
+    async with publisher(producer_options={"linger_ms": 5, "acks": 1}) as pub:
+        metadata = await pub.publish("unit-status", unit(), event_id="e3", time=TIME)
+        expected = pub.build("unit-status", unit(), event_id="e3", time=TIME)
+    (producer,) = fake_producer.instances
+    assert producer.options == {
+        "bootstrap_servers": "broker.invalid:9092",
+        "security_protocol": "PLAINTEXT",
+        "linger_ms": 5,
+        "acks": "all",  # not overridable
+        "enable_idempotence": True,
+    }
+    topic, key, value, headers = expected
+    assert producer.sent == [(topic, value, key, headers)]
+    assert metadata == ("metadata", TOPIC)
+    assert producer.started and producer.stopped
+
+
+async def test_invalid_events_are_not_sent(fake_producer) -> None:
+    async with publisher() as pub:
+        with pytest.raises(InvalidEvent) as raised:
+            await pub.publish("unit-status", unit(crew=-1))
+        with pytest.raises(InvalidEvent):
+            await pub.publish("unit-status", unit(department="lappi"), mode="binary")
+    assert raised.value.rejection.reason == Reason.SCHEMA_INVALID
+    assert fake_producer.instances[0].sent == []
+
+
+async def test_publish_needs_a_started_publisher(fake_producer) -> None:
+    pub = publisher()
+    with pytest.raises(RuntimeError, match="start the publisher first"):
+        await pub.publish("unit-status", unit())
+    await pub.start()
+    with pytest.raises(RuntimeError, match="already started"):
+        await pub.start()
+    await pub.stop()
+    with pytest.raises(RuntimeError, match="start the publisher first"):
+        await pub.publish("unit-status", unit())
+
+
+async def test_a_failed_start_closes_the_producer(fake_producer, monkeypatch) -> None:
+    monkeypatch.setattr(FakeProducer, "fail_start", True)
+    pub = publisher()
+    with pytest.raises(ConnectionError):
+        await pub.start()
+    assert fake_producer.instances[0].stopped
+    with pytest.raises(RuntimeError, match="start the publisher first"):
+        await pub.publish("unit-status", unit())

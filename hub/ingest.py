@@ -29,6 +29,19 @@ class InputRecord(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class Record:
+    """A record made here rather than consumed (by validate, the publisher, tests)."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]] = ()
+    # Known only once a broker has the record; the Validator does not read them.
+    partition: int = -1
+    offset: int = -1
+
+
+@dataclass(frozen=True, slots=True)
 class ValidEvent:
     source: str
     id: str

@@ -22,7 +22,6 @@ The connection comes from HubSettings (PELASTUS_HUB_BOOTSTRAP_SERVERS and friend
 """
 
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Literal
@@ -34,7 +33,7 @@ from pydantic import BaseModel
 
 from hub.contracts.envelope import STRUCTURED_CONTENT_TYPE
 from hub.families import FAMILIES
-from hub.ingest import Rejection, Validator
+from hub.ingest import Record, Rejection, Validator
 from hub.registry import Registry
 from hub.settings import HubSettings
 from hub.topics import input_topic
@@ -49,19 +48,6 @@ class InvalidEvent(ValueError):
     def __init__(self, rejection: Rejection) -> None:
         super().__init__(f"{rejection.reason}: {rejection.message}")
         self.rejection = rejection
-
-
-@dataclass(frozen=True, slots=True)
-class _Outgoing:
-    """The record as the hub will consume it, for the Validator before it is sent."""
-
-    topic: str
-    key: bytes | None
-    value: bytes
-    headers: Headers
-    # Not known until the broker has the record; the Validator does not read them.
-    partition: int = -1
-    offset: int = -1
 
 
 class Publisher:
@@ -198,7 +184,7 @@ class Publisher:
         # Validator reports the schema error before it would look at the key.
         entity_id = data.get(known.key_field)
         key = entity_id.encode() if isinstance(entity_id, str) else None
-        record = _Outgoing(input_topic(self.department, family), key, value, headers)
+        record = Record(input_topic(self.department, family), key, value, headers)
         # Exactly the hub's check, so the publisher is never stricter or more lenient than
         # the hub; only the event-time check runs against this machine's clock.
         outcome = self.validator.validate(record, self.department, known, datetime.now(UTC))

@@ -9,7 +9,6 @@ per line; `-` reads standard input.
 import argparse
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -18,7 +17,7 @@ import orjson
 
 from hub.contracts.envelope import parse_type
 from hub.families import FAMILIES, UNIT_STATUS
-from hub.ingest import Rejection, Validator
+from hub.ingest import Record, Rejection, Validator
 from hub.registry import Registry
 from hub.settings import HubSettings
 from hub.topics import input_topic
@@ -26,16 +25,6 @@ from hub.topics import input_topic
 # Stands for "the department could not be told": never a registry code, so a payload
 # naming an unknown department is reported as such.
 UNKNOWN_DEPARTMENT = "?"
-
-
-@dataclass(frozen=True, slots=True)
-class _Record:
-    topic: str
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes], ...] = ()
-    partition: int = 0
-    offset: int = 0
 
 
 def read_messages(paths: list[str], jsonl: bool, stdin: TextIO) -> Iterator[tuple[str, bytes]]:
@@ -74,7 +63,7 @@ def check_message(
         department = claimed if claimed in registry.codes else UNKNOWN_DEPARTMENT
     entity = payload.get(family.key_field)
     record_key = key if key is not None else entity if isinstance(entity, str) else None
-    record = _Record(
+    record = Record(
         input_topic(department, family.name),
         None if record_key is None else record_key.encode(),
         raw,

@@ -1,23 +1,14 @@
 """Building blocks for unit tests: input records and events without a broker."""
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from hub.ingest import Record
+
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class Record:
-    topic: str
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes], ...] = ()
-    partition: int = 0
-    offset: int = 0
 
 
 def event(**data_changes: Any) -> dict[str, Any]:

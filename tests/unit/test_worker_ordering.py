@@ -6,6 +6,7 @@ numbering, a failed commit); what Kafka does is left to the integration tests.
 
 import asyncio
 import json
+from dataclasses import replace
 from typing import Any
 
 from aiokafka import TopicPartition
@@ -75,7 +76,7 @@ def worker(log: list[str], commit_error: Exception | None = None) -> UnitStatusW
 
 
 def batches() -> dict[TopicPartition, list[Any]]:
-    good, bad = record(event()), record(b"nope")
+    good, bad = replace(record(event()), offset=41), replace(record(b"nope"), offset=42)
     tp = TopicPartition(good.topic, 0)
     return {tp: [good, bad]}
 
@@ -85,7 +86,7 @@ async def test_offsets_are_committed_only_after_every_side_output_is_acknowledge
     hub = worker(log)
     result = await hub.handle_batch(batches())
     assert result.consumed == 2
-    assert log[-1] == "commit [1]"
+    assert log[-1] == "commit [43]"  # the next offset to read
     assert sorted(log[:-1]) == [
         "ack feedback.pirkanmaa",
         "ack hub.dead-letter",

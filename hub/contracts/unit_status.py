@@ -1,4 +1,4 @@
-"""Unit status, version 1: mirrors schemas/unit-status/v1.json."""
+"""Unit status, version 1: mirrors schemas/unit-status/v1.0.json, its newest revision."""
 
 from typing import Annotated, Literal
 

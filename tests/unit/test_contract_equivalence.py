@@ -40,7 +40,7 @@ def reference(path: Path) -> Any:
     return EcmaValidator(json.loads(path.read_text()), format_checker=FormatChecker())
 
 
-UNIT_STATUS = reference(SCHEMAS / "unit-status" / "v1.json")
+UNIT_STATUS = reference(SCHEMAS / "unit-status" / "v1.0.json")
 ENVELOPE = reference(SCHEMAS / "envelope" / "v1.json")
 
 
@@ -76,7 +76,7 @@ def test_there_are_valid_and_invalid_examples() -> None:
 
 
 VALID = [json.loads(p.read_text()) for p in EXAMPLES if p.name.startswith("valid-")]
-FIELDS = sorted(json.loads((SCHEMAS / "unit-status" / "v1.json").read_text())["properties"])
+FIELDS = sorted(json.loads((SCHEMAS / "unit-status" / "v1.0.json").read_text())["properties"])
 
 scalars = st.one_of(
     st.none(),

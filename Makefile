@@ -26,9 +26,10 @@ test: $(STAMP) ## all tests: unit tests and integration tests against a real loc
 	$(BIN)/pytest $(ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "no tests were collected" >&2; exit 1; fi; exit $$status
 
-lint: $(STAMP) ## ruff lint and format check
+lint: $(STAMP) ## ruff lint and format check, and the schema compatibility check
 	$(BIN)/ruff check hub tests
 	$(BIN)/ruff format --check hub tests
+	$(BIN)/pelastus-hub schemas check
 
 bench: $(STAMP) ## throughput and latency against reference pipelines (ARGS="--messages 200000")
 	$(BIN)/pelastus-hub bench $(ARGS)

@@ -1,9 +1,10 @@
-"""pelastus-hub command line: worker, simulate, run (the demo), bench, validate, kafka."""
+"""pelastus-hub command line: worker, simulate, run, bench, validate, schemas, kafka."""
 
 import argparse
 import asyncio
 import contextlib
 import sys
+from pathlib import Path
 
 from hub.settings import REPO_ROOT, HubSettings
 
@@ -54,6 +55,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     validate.add_argument("--format", choices=["text", "json"], default="text")
 
+    schemas = commands.add_parser("schemas", help="the contract's schemas")
+    schemas.add_argument(
+        "action",
+        choices=["check"],
+        help="check: every revision accepts all an earlier one of its major version accepted",
+    )
+    schemas.add_argument("--schemas-dir", type=Path, help="default: the hub's schemas/ folder")
+
     kafka = commands.add_parser("kafka", help="the local Apache Kafka broker for development")
     kafka.add_argument("action", choices=["start", "stop", "status"])
 
@@ -70,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         from hub.validate import run_validate
 
         return run_validate(args)
+    if args.command == "schemas":
+        from hub.schema_compat import run_check
+
+        return run_check(args.schemas_dir or HubSettings().schemas_dir)
     if args.command == "bench":
         from hub.bench import run_bench
 

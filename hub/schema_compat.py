@@ -1,50 +1,62 @@
-"""Compatibility rules for the contract's JSON Schemas, like a schema registry's BACKWARD_TRANSITIVE.
+"""Schema evolution rules, like a schema registry's BACKWARD_TRANSITIVE mode.
 
-Each family folder `schemas/<family>/` holds immutable revisions `v<major>.<revision>.json`,
-numbered from 0 without gaps. Within a major version, every revision must accept every message
-that any earlier revision accepted, so that a producer still on an old revision keeps being
-valid; anything else needs a new major version (a new CloudEvents type).
-
-The comparison is structural and conservative: it reports a change as breaking unless it can
-show that the new schema is at least as permissive as the old one at every location. Whatever it
-does not understand is reported as `schema_unsupported`, never passed silently.
+`schemas/<family>/v<major>.<revision>.json` are immutable revisions numbered from 0. Each must
+accept every message any earlier revision of its major version accepted, so producers still on
+an old revision stay valid. The comparison is structural and conservative: a change is breaking
+unless shown to be at least as permissive everywhere; the unknown is reported, never passed.
 """
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 REVISION_FILE = re.compile(r"v([1-9][0-9]*)\.(0|[1-9][0-9]*)\.json")
-
-# Keywords that never reject a message, so changing them cannot break anyone.
-# `$defs` is only reached through a `$ref`, where its content is compared.
-ANNOTATIONS = frozenset(
-    ("title", "description", "$comment", "examples", "default", "deprecated", "readOnly")
-    + ("writeOnly", "$defs")
+# Equal subschemas with references may still differ where those lead.
+REFERENCE = re.compile(r'"\$(ref|dynamicRef|recursiveRef)"')
+# Keywords that never reject a message ($defs: compared where a $ref leads). `$schema` and
+# `$id` only at the root, which compare() drops: below it, `$id` changes what $refs resolve to.
+ANNOTATIONS = frozenset({"title", "description", "$comment", "examples", "default", "$defs"})
+# (lower bounds, upper bounds, the JSON types they constrain); the second ones are exclusive.
+BOUNDS = (
+    (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum"), {"integer", "number"}),
+    (("minLength",), ("maxLength",), {"string"}),
+    (("minItems",), ("maxItems",), {"array"}),
+    (("minProperties",), ("maxProperties",), {"object"}),
 )
-# Only meaningful at a document's root: below it `$id` would change what `$ref`s resolve to.
-ROOT_ONLY = frozenset(("$schema", "$id"))
+NUMBER = (int, float)  # compared by exact type: a bool is no number in JSON
+TYPES = frozenset({"null", "boolean", "integer", "number", "string", "array", "object"})
+# Keywords any new value of which (but false) is breaking, and the types they constrain: no
+# check can prove that a regex accepts all another did; formats may be defined for any type.
+EXACT = (("format", TYPES), ("pattern", {"string"}), ("uniqueItems", {"array"}))
 HANDLED = frozenset(
-    ("type", "enum", "const", "required", "properties", "additionalProperties", "format")
-    + ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "pattern")
-    + ("minLength", "maxLength", "items", "minItems", "maxItems", "uniqueItems", "anyOf")
-    + ("minProperties", "maxProperties", "oneOf", "$ref")
+    {"type", "enum", "const", "format", "pattern", "uniqueItems", "items", "required"}
+    | {"properties", "additionalProperties", "anyOf", "oneOf", "$ref"}
+    | {keyword for lower, upper, _ in BOUNDS for keyword in lower + upper}
 )
-# Keywords that only ever constrain values of these JSON types: they cannot affect old
-# messages when the old schema accepted no value of the type.
-NUMBER, STRING, ARRAY, OBJECT = {"integer", "number"}, {"string"}, {"array"}, {"object"}
+# The text of each rule code; codes ending in _raised, _lowered, _added or _changed without
+# an entry of their own use the ending's. Values appear as JSON, `keyword` and `types` as is.
+MESSAGES = {
+    "raised": "{keyword} raised from {old} to {new}",
+    "lowered": "{keyword} lowered from {old} to {new}",
+    "added": "{keyword} {new} added where there was none",
+    "changed": "{keyword} changed from {old} to {new}",
+    "type_narrowed": "type {new} rejects {types}, accepted before",
+    "enum_narrowed": "enum rejects {lost} now: only add values",
+    "const_changed": "const {new} rejects {lost}, accepted before",
+    "pattern_changed": "pattern changed from {old} to {new}; as regex inclusion cannot be proven, "
+    "any change counts",
+    "required_added": "{name} is required now: add it as an optional property instead",
+    "property_removed": "{name} removed from a closed model: keep it, call it deprecated instead",
+    "additional_properties_closed": "additionalProperties false: others are rejected now",
+    "schema_false": "nothing is accepted here any more",
+    "schema_unsupported": "{keyword} is beyond this check, so it cannot show compatibility",
+}
 
-# Lower bounds (keyword, exclusive, default) are checked with sign +1 (new must not be higher),
-# upper bounds with sign -1 (new must not be lower).
-LOWER = (("minimum", False, None), ("exclusiveMinimum", True, None))
-UPPER = (("maximum", False, None), ("exclusiveMaximum", True, None))
-
-Issue = tuple[str, str, str]  # (JSON pointer in the new schema, rule code, what changed)
+Issue = tuple[str, str, str]  # (JSON pointer into the new schema, rule code, what changed)
 
 
 @dataclass(frozen=True)
@@ -59,49 +71,46 @@ class Breaking:
 
 
 def compare(old: dict, new: dict) -> list[Issue]:
-    """Why `new` might reject a message `old` accepted: (pointer, rule, message), in order."""
-    issues = _Comparison(old, new).check(old, new, "")
-    return list(dict.fromkeys(issues))  # shared $defs reached twice report once
+    """Why `new` may reject a message that `old` accepted: (pointer, rule, message) each."""
+    comparison = _Comparison(old, new)
+    old, new = ({k: v for k, v in s.items() if k not in ("$schema", "$id")} for s in (old, new))
+    comparison.check(old, new, "")
+    return list(dict.fromkeys(comparison.found))  # $defs reached through two $refs: once
 
 
 def check_schemas(schemas_dir: Path) -> list[Breaking]:
-    """Every breaking change and numbering problem of every family's major versions."""
+    """Breaking changes and numbering problems of every family's major versions."""
     groups = _groups(schemas_dir).items()
     return [b for (family, major), revs in groups for b in _check_major(family, major, revs)]
 
 
 def run_check(schemas_dir: Path, out: Callable[[str], Any] = print) -> int:
-    """Print a line per family and major version, then its problems; 0 if all compatible."""
+    """A line per family and major version, then one per problem; 0 if all are compatible."""
     groups = _groups(schemas_dir)
     if not groups:
-        # A check that finds nothing is more likely pointed at the wrong folder than passing.
+        # Finding nothing more likely means a wrong folder than a contract without schemas.
         out(f"no schema revisions (<family>/v<major>.<revision>.json) found in {schemas_dir}")
         return 1
-    failed = False
+    status = 0
     for (family, major), revisions in groups.items():
         found = _check_major(family, major, revisions)
-        failed = failed or bool(found)
-        verdict = f"{_plural(len(found), 'breaking change')}" if found else "compatible"
-        out(f"{family} v{major}: {_plural(len(revisions), 'revision')}, {verdict}")
+        verdict = f"{len(found)} breaking change{'s' * (len(found) > 1)}" if found else None
+        count = f"{len(revisions)} revision{'s' * (len(revisions) > 1)}"
+        out(f"{family} v{major}: {count}, {verdict or 'compatible'}")
         for b in found:
             step = f"v{major}.{b.old_revision}"
-            if b.new_revision != b.old_revision:
-                step += f" -> v{major}.{b.new_revision}"
+            step += f" -> v{major}.{b.new_revision}" if b.new_revision != b.old_revision else ""
             out(f"{family} {step}: {b.message}")
-    return 1 if failed else 0
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+        status = 1 if found else status
+    return status
 
 
 def _groups(schemas_dir: Path) -> dict[tuple[str, int], dict[int, Path]]:
-    """{(family, major): {revision: path}}, sorted; files not named like revisions are skipped."""
+    """{(family, major): {revision: path}}, sorted; other files and folders are no families."""
     groups: dict[tuple[str, int], dict[int, Path]] = {}
     for path in schemas_dir.glob("*/v*.json"):
         if (match := REVISION_FILE.fullmatch(path.name)) and path.is_file():
-            revisions = groups.setdefault((path.parent.name, int(match[1])), {})
-            revisions[int(match[2])] = path
+            groups.setdefault((path.parent.name, int(match[1])), {})[int(match[2])] = path
     return {key: dict(sorted(groups[key].items())) for key in sorted(groups)}
 
 
@@ -109,231 +118,191 @@ def _check_major(family: str, major: int, revisions: dict[int, Path]) -> list[Br
     found: list[Breaking] = []
     for missing in sorted(set(range(max(revisions))) - set(revisions)):
         following = min(n for n in revisions if n > missing)
-        found.append(Breaking(family, major, missing, following, "", "revision_gap",
-            f"v{major}.{missing} is missing before v{major}.{following} (revision_gap): "
-            "revisions are numbered from 0 without gaps and published ones are never deleted; "
-            f"restore v{major}.{missing}.json, or renumber the later files if it was never "
-            "published"))
+        text = f"v{major}.{missing} is missing (revision_gap): revisions count from 0 without"
+        text += " gaps and are never deleted; restore it, or renumber if it was never published"
+        found.append(Breaking(family, major, missing, following, "", "revision_gap", text))
     schemas: dict[int, Any] = {}
     for number, path in revisions.items():
         try:
-            schemas[number] = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as error:
-            found.append(Breaking(family, major, number, number, "", "schema_unreadable",
-                f"{path.name} is not readable JSON (schema_unreadable): {error}"))
+            if not isinstance(schema := json.loads(path.read_text(encoding="utf-8")), dict):
+                raise ValueError("not a JSON object")
+            schemas[number] = schema
+        except (OSError, ValueError) as error:  # UnicodeDecodeError is a ValueError too
+            text = f"{path.name} is no JSON Schema object (schema_unreadable): {error}"
+            found.append(Breaking(family, major, number, number, "", "schema_unreadable", text))
     advice = f"publish it as v{major + 1} with type fi.pelastus.{family}.v{major + 1}"
     for new_number, new in schemas.items():
         for old_number, old in schemas.items():
             if old_number >= new_number:
                 break
             for pointer, rule, detail in compare(old, new):
-                found.append(Breaking(family, major, old_number, new_number, pointer, rule,
-                    f"{pointer or '(root)'}: {detail} ({rule}); this is a breaking change: "
-                    f"{advice}"))
+                text = f"{pointer or '(root)'}: {detail} ({rule}) is a breaking change: {advice}"
+                found.append(Breaking(family, major, old_number, new_number, pointer, rule, text))
     return found
 
 
 class _Comparison:
-    """Is every instance of an old subschema an instance of a new one? Lists the reasons not."""
+    """Does every instance of an old subschema match the new one? Collects the reasons not."""
 
     def __init__(self, old_root: Any, new_root: Any) -> None:
         self.roots = {"old": old_root, "new": new_root}
-        # (old subschema, new $ref target) pairs being compared: meeting one again means a
-        # recursive schema, where the pair holds if everything else does (instances are finite).
+        self.found: list[Issue] = []
+        # (old subschema, new $ref target) pairs under comparison: meeting one again means a
+        # recursive schema, and the pair holds if all else does (instances are finite).
         self.active: set[tuple[int, int]] = set()
 
-    def check(self, old: Any, new: Any, ptr: str) -> list[Issue]:
-        for _ in range(64):  # old $refs: the target alone is a superset of $ref with siblings
-            if not (isinstance(old, dict) and "$ref" in old):
-                break
-            ref = old["$ref"]
-            old = self.resolve("old", ref)[0]
-            if old is None:
-                return [(ptr, "schema_unsupported", f"old $ref {ref!r} cannot be resolved")]
+    def flag(self, pointer: str, rule: str, **values: Any) -> None:
+        template = MESSAGES.get(rule) or MESSAGES[rule.rsplit("_", 1)[1]]
+        shown = {k: v if k in ("keyword", "types") else json.dumps(v) for k, v in values.items()}
+        self.found.append((pointer, rule, template.format(**shown)))
+
+    def trial(self, old: Any, new: Any, ptr: str) -> list[Issue]:
+        """The issues of one comparison, kept apart from the others."""
+        kept, self.found = self.found, []
+        self.check(old, new, ptr)
+        tried, self.found = self.found, kept
+        return tried
+
+    def check(self, old: Any, new: Any, ptr: str) -> None:
+        if isinstance(old, dict) and "$ref" in old:  # its target alone accepts at least as much
+            if (target := self.resolve("old", old["$ref"])[0]) is None:
+                return self.flag(ptr, "schema_unsupported", keyword="an unresolvable old $ref")
+            return self.check(target, new, ptr)
         if isinstance(new, dict) and "$ref" in new:
             return self.check_new_ref(old, new, ptr)
-        if new is True or (isinstance(new, dict) and not _constraints(new)) or old is False:
-            return []
+        if new is True or (isinstance(new, dict) and _key(new) == "{}") or old is False:
+            return None
         if new is False:
-            return [(ptr, "schema_false", "nothing is accepted here any more")]
+            return self.flag(ptr, "schema_false")
         old = {} if old is True else old
         if not isinstance(old, dict) or not isinstance(new, dict):
-            return [(ptr, "schema_unsupported", "a subschema is neither an object nor boolean")]
-        if _same(_constraints(old), _constraints(new)) and not _has_ref(old):
-            return []  # identical constraints accept the same messages, understood or not
-        if "anyOf" in old or "oneOf" in old:
-            return self.check_old_alternatives(old, new, ptr)
+            return self.flag(ptr, "schema_unsupported", keyword="a schema neither object nor bool")
+        if (key := _key(old)) == _key(new) and not REFERENCE.search(key):
+            return None  # the same constraints accept the same, understood or not
+        if "anyOf" in old or "oneOf" in old:  # each old branch must fit; siblings only narrow
+            for branch in old["anyOf"] if "anyOf" in old else old["oneOf"]:
+                self.check(branch, new, ptr)
+            return None
         if "anyOf" in new or "oneOf" in new:
             return self.check_new_alternatives(old, new, ptr)
         return self.check_keywords(old, new, ptr)
 
     def resolve(self, side: str, ref: Any) -> tuple[Any, str]:
-        """Target of a same-document reference ("#/$defs/x") and its pointer; None if none."""
-        if not isinstance(ref, str) or not ref.startswith("#") or ref[1:2] not in ("", "/"):
-            return None, repr(ref)
-        node, pointer = self.roots[side], unquote(ref[1:])
-        for part in pointer.split("/")[1:]:
-            part = part.replace("~1", "/").replace("~0", "~")
-            if isinstance(node, list) and part.isdigit() and int(part) < len(node):
-                node = node[int(part)]
-            elif isinstance(node, dict) and part in node:
-                node = node[part]
-            else:
-                return None, repr(ref)
-        return node, pointer
+        """The entry a `$ref` "#/$defs/<name>" names, and its pointer; other $refs give None."""
+        raw = ref[8:] if isinstance(ref, str) and ref.startswith("#/$defs/") else "/"
+        name = unquote(raw).replace("~1", "/").replace("~0", "~")
+        return None if "/" in raw else self.roots[side].get("$defs", {}).get(name), f"/$defs/{raw}"
 
-    def check_new_ref(self, old: Any, new: dict, ptr: str) -> list[Issue]:
+    def check_new_ref(self, old: Any, new: dict, ptr: str) -> None:
         target, where = self.resolve("new", new["$ref"])
         if target is None:
-            return [(f"{ptr}/$ref", "schema_unsupported", f"$ref {where} cannot be resolved")]
-        key = (id(old), id(target))
-        if key in self.active:
-            return []
-        self.active.add(key)
-        try:
-            issues = self.check(old, target, where)
-        finally:
+            return self.flag(f"{ptr}/$ref", "schema_unsupported", keyword="an unresolvable $ref")
+        if (key := (id(old), id(target))) not in self.active:
+            self.active.add(key)
+            self.check(old, target, where)
             self.active.discard(key)
-        siblings = {k: v for k, v in new.items() if k != "$ref"}  # they must hold as well
-        return issues + (self.check(old, siblings, ptr) if _constraints(siblings) else [])
+        return self.check(old, {k: v for k, v in new.items() if k != "$ref"}, ptr)  # siblings
 
-    def check_old_alternatives(self, old: dict, new: Any, ptr: str) -> list[Issue]:
-        # Old messages match the keywords beside anyOf/oneOf and one of its branches; it is
-        # enough that either the former alone, or each branch alone, fits the new schema.
-        base = {k: v for k, v in old.items() if k not in ("anyOf", "oneOf")}
-        if _constraints(base) and not (issues := self.check(base, new, ptr)):
-            return issues
-        branches = old["anyOf"] if "anyOf" in old else old["oneOf"]
-        return [issue for branch in branches for issue in self.check(branch, new, ptr)]
-
-    def check_new_alternatives(self, old: dict, new: dict, ptr: str) -> list[Issue]:
-        base = {k: v for k, v in new.items() if k not in ("anyOf", "oneOf")}
-        issues = self.check(old, base, ptr)
+    def check_new_alternatives(self, old: dict, new: dict, ptr: str) -> None:
+        self.check(old, {k: v for k, v in new.items() if k not in ("anyOf", "oneOf")}, ptr)
+        # {"type": [a, b], ...} is anyOf [{"type": a, ...}, {"type": b, ...}]: each must fit.
+        types = old.get("type")
+        pieces = [{**old, "type": t} for t in types] if isinstance(types, list) else [old]
         for keyword in ("anyOf", "oneOf"):
-            if keyword not in new:
+            if (branches := new.get(keyword)) is None:
                 continue
-            branches = new[keyword]
-            if keyword == "oneOf" and not self.exclusive(branches):
-                # oneOf also rejects a message that matches two branches; only when the
-                # branches' types are disjoint is it the same as anyOf.
-                issues.append((f"{ptr}/oneOf", "schema_unsupported",
-                    "oneOf branches without disjoint types cannot be checked; use anyOf"))
+            at = f"{ptr}/{keyword}"
+            if not branches or (keyword == "oneOf" and not _disjoint(branches)):
+                # oneOf rejects values matching two branches: like anyOf only for disjoint types.
+                self.flag(at, "schema_unsupported", keyword=f"this {keyword}")
                 continue
-            for piece in _split_types(old):  # {"type": [a, b]} is anyOf [{a}, {b}]
-                trials = [self.check(piece, b, f"{ptr}/{keyword}/{i}") for i, b in enumerate(branches)]
-                if trials and all(trials):  # no branch takes the piece: report the closest
-                    issues += min(trials, key=lambda t: (sum(r == "type_narrowed" for _, r, _ in t), len(t)))
-                elif not trials:
-                    issues.append((f"{ptr}/{keyword}", "schema_false", f"empty {keyword} accepts nothing"))
-        return issues
+            for piece in pieces:
+                trials = [self.trial(piece, b, f"{at}/{i}") for i, b in enumerate(branches)]
+                if all(trials):  # no branch fits: report the nearest, preferring the right type
+                    self.found += min(trials, key=lambda t: (_count(t, "type_narrowed"), len(t)))
 
-    def exclusive(self, branches: list) -> bool:
-        """Whether no value can match two branches, judged by their JSON types."""
-        seen: list[set[str]] = []
-        for branch in branches:
-            while isinstance(branch, dict) and "$ref" in branch:
-                branch = self.resolve("new", branch["$ref"])[0]
-            types = _types(branch) if isinstance(branch, dict) else None
-            if types is None or any(_overlap(types, other) for other in seen):
-                return False
-            seen.append(types)
-        return True
-
-    def check_keywords(self, old: dict, new: dict, ptr: str) -> list[Issue]:
-        issues = []
-        for side in (old, new):
-            for keyword in side:
-                if keyword not in HANDLED | ANNOTATIONS | (ROOT_ONLY if ptr == "" else set()):
-                    issues.append((f"{ptr}/{keyword}", "schema_unsupported",
-                        f"keyword {keyword!r} is not understood by the compatibility check, so "
-                        "the change cannot be proven compatible"))
+    def check_keywords(self, old: dict, new: dict, ptr: str) -> None:
+        for keyword in [k for k in (*old, *new) if k not in HANDLED | ANNOTATIONS]:
+            self.flag(f"{ptr}/{keyword}", "schema_unsupported", keyword=f"keyword {keyword!r}")
         old_types = _types(old)
-        issues += _check_type_and_values(old, new, ptr, old_types)
+        # Most keywords constrain one kind of value only: moot when old accepted none of it.
+        kinds = _widen(old_types) if old_types is not None else TYPES
+        if "type" in new:
+            new_types = _widen({new["type"]} if isinstance(new["type"], str) else set(new["type"]))
+            if old_types is None:
+                self.flag(f"{ptr}/type", "type_narrowed", new=new["type"], types="all other types")
+            elif lost := sorted(old_types - new_types):
+                self.flag(f"{ptr}/type", "type_narrowed", new=new["type"], types=", ".join(lost))
+        self.check_values(old, new, ptr)
+        for keyword, types in EXACT:
+            if kinds & types and new.get(keyword, False) not in (False, old.get(keyword)):
+                rule = f"{_snake(keyword)}_{'changed' if keyword in old else 'added'}"
+                was = old.get(keyword)
+                self.flag(f"{ptr}/{keyword}", rule, keyword=keyword, old=was, new=new[keyword])
+        for lower, upper, types in BOUNDS:
+            if kinds & types:
+                self.check_bounds(old, new, ptr, lower, 1)
+                self.check_bounds(old, new, ptr, upper, -1)
+        if "array" in kinds:
+            self.check(old.get("items", True), new.get("items", True), f"{ptr}/items")
+        if "object" in kinds:
+            self.check_object(old, new, ptr)
 
-        def applies(types: set[str]) -> bool:
-            return old_types is None or bool(old_types & types)
+    def check_values(self, old: dict, new: dict, ptr: str) -> None:
+        old_values = _values(old)
+        for keyword, rule in (("enum", "enum_narrowed"), ("const", "const_changed")):
+            if keyword in new and old_values is None:
+                self.flag(f"{ptr}/{keyword}", f"{keyword}_added", keyword=keyword, new=new[keyword])
+            elif keyword in new:
+                allowed = _values({keyword: new[keyword]}) or {}
+                if lost := [v for k, v in old_values.items() if k not in allowed]:
+                    self.flag(f"{ptr}/{keyword}", rule, new=new[keyword], lost=lost)
 
-        issues += _check_format(old, new, ptr)
-        if applies(NUMBER):
-            issues += _bounds(old, new, ptr, LOWER, 1) + _bounds(old, new, ptr, UPPER, -1)
-            issues += _check_multiple_of(old, new, ptr)
-        if applies(STRING):
-            issues += _bounds(old, new, ptr, (("minLength", False, 0),), 1)
-            issues += _bounds(old, new, ptr, (("maxLength", False, None),), -1)
-            issues += _check_pattern(old, new, ptr)
-        if applies(ARRAY):
-            issues += _bounds(old, new, ptr, (("minItems", False, 0),), 1)
-            issues += _bounds(old, new, ptr, (("maxItems", False, None),), -1)
-            if new.get("uniqueItems") is True and old.get("uniqueItems") is not True:
-                issues.append((f"{ptr}/uniqueItems", "unique_items_added",
-                    "uniqueItems added: arrays with repeated items are rejected now"))
-            issues += self.check(old.get("items", True), new.get("items", True), f"{ptr}/items")
-        if applies(OBJECT):
-            issues += _bounds(old, new, ptr, (("minProperties", False, 0),), 1)
-            issues += _bounds(old, new, ptr, (("maxProperties", False, None),), -1)
-            issues += self.check_object(old, new, ptr)
-        return issues
+    def check_bounds(self, old: dict, new: dict, ptr: str, keywords: tuple, sign: int) -> None:
+        """Flags lower (sign 1) or upper (-1) bounds of new that no old bound as strict implies."""
+        old_bounds = [(old[k], ex) for ex, k in enumerate(keywords) if type(old.get(k)) in NUMBER]
+        for exclusive, keyword in enumerate(keywords):
+            if (value := new.get(keyword)) is None:
+                continue
+            if type(value) not in NUMBER:
+                self.flag(f"{ptr}/{keyword}", "schema_unsupported", keyword=f"{keyword} {value}")
+            elif not any(
+                sign * (v - value) > 0 or (v == value and (old_exclusive or not exclusive))
+                for v, old_exclusive in old_bounds
+            ):
+                moved = ("raised" if sign > 0 else "lowered") if old_bounds else "added"
+                rule = f"{_snake(keyword)}_{moved}"
+                was = old.get(keyword, old_bounds[0][0] if old_bounds else None)
+                self.flag(f"{ptr}/{keyword}", rule, keyword=keyword, old=was, new=value)
 
-    def check_object(self, old: dict, new: dict, ptr: str) -> list[Issue]:
-        issues = [
-            (f"{ptr}/required", "required_added",
-             f"{name!r} is now required: add it as an optional property instead")
-            for name in new.get("required", []) if name not in old.get("required", [])
-        ]
-        old_props, new_props = old.get("properties", {}), new.get("properties", {})
-        old_rest, new_rest = old.get("additionalProperties", True), new.get("additionalProperties", True)
+    def check_object(self, old: dict, new: dict, ptr: str) -> None:
+        for name in new.get("required", []):
+            if name not in old.get("required", []):
+                self.flag(f"{ptr}/required", "required_added", name=name)
+        old_props, new_props = (s.get("properties", {}) for s in (old, new))
+        old_rest, new_rest = (s.get("additionalProperties", True) for s in (old, new))
         for name in [*old_props, *(n for n in new_props if n not in old_props)]:
-            where = f"{ptr}/properties/{_escape(name)}"
+            where = f"{ptr}/properties/{name.replace('~', '~0').replace('/', '~1')}"
             old_sub = old_props.get(name, old_rest)
-            if name in old_props and name not in new_props and new_rest is False and old_sub is not False:
-                issues.append((where, "property_removed",
-                    f"property {name!r} removed from a closed model (additionalProperties false): "
-                    "messages that carry it are rejected now; keep it, and say in its "
-                    "description that it is deprecated"))
+            if name in new_props:
+                self.check(old_sub, new_props[name], where)
+            elif new_rest is False and old_sub is not False:
+                self.flag(where, "property_removed", name=name)
             else:
-                new_where = where if name in new_props else f"{ptr}/additionalProperties"
-                issues += self.check(old_sub, new_props.get(name, new_rest), new_where)
+                self.check(old_sub, new_rest, f"{ptr}/additionalProperties")
         if new_rest is False and old_rest is not False:
-            issues.append((f"{ptr}/additionalProperties", "additional_properties_closed",
-                "additionalProperties became false: properties not listed, accepted before, "
-                "are rejected now"))
-        elif new_rest is not False:
-            issues += self.check(old_rest, new_rest, f"{ptr}/additionalProperties")
-        return issues
+            self.flag(f"{ptr}/additionalProperties", "additional_properties_closed")
+        else:
+            self.check(old_rest, new_rest, f"{ptr}/additionalProperties")
 
 
-def _constraints(node: dict) -> dict:
-    return {k: v for k, v in node.items() if k not in ANNOTATIONS | ROOT_ONLY}
-
-
-def _same(a: Any, b: Any) -> bool:
-    # Python has 1 == 1.0 == True; JSON Schema tells true from 1.
-    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
-
-
-def _has_ref(node: Any) -> bool:
-    if isinstance(node, dict):
-        return "$ref" in node or "$dynamicRef" in node or any(map(_has_ref, node.values()))
-    return isinstance(node, list) and any(map(_has_ref, node))
-
-
-def _escape(name: str) -> str:
-    return name.replace("~", "~0").replace("/", "~1")
-
-
-def _show(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _json_type(value: Any) -> str:
-    for python, name in ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string")):
-        if isinstance(value, python):
-            return name
-    return {type(None): "null", list: "array", dict: "object"}[type(value)]
+def _key(node: dict) -> str:
+    """A schema's constraints as canonical JSON, which (unlike Python) tells true from 1."""
+    return json.dumps({k: v for k, v in node.items() if k not in ANNOTATIONS}, sort_keys=True)
 
 
 def _values(node: dict) -> dict[str, Any] | None:
-    """The only values a schema accepts, by canonical JSON (so true != 1), or None if any."""
+    """The only values a schema accepts, keyed by canonical JSON; None: any value."""
     found = None
     for allowed in ([node["const"]] if "const" in node else None, node.get("enum")):
         if allowed is not None:
@@ -342,98 +311,38 @@ def _values(node: dict) -> dict[str, Any] | None:
     return found
 
 
-def _covers(types: Iterable[str], name: str) -> bool:
-    return name in types or (name == "integer" and "number" in types)
+def _widen(types: set[str]) -> set[str]:
+    """The types, with integer among them if number is: every integer is a number."""
+    return types | {"integer"} if "number" in types else types
 
 
 def _types(node: dict) -> set[str] | None:
-    """JSON types a schema can accept (None: any), from `type` narrowed by enum and const."""
+    """The JSON types a schema accepts (None: any): `type`, narrowed by enum and const."""
     declared = node.get("type")
     types = None if declared is None else {declared} if isinstance(declared, str) else set(declared)
-    values = _values(node)
-    if values is None:
+    if (values := _values(node)) is None:
         return types
-    value_types = {_json_type(v) for v in values.values()}
-    return value_types if types is None else {t for t in value_types if _covers(types, t)}
+    found = {_json_type(value) for value in values.values()}
+    return found if types is None else found & _widen(types)
 
 
-def _overlap(a: set[str], b: set[str]) -> bool:
-    return any(_covers(a, t) for t in b) or any(_covers(b, t) for t in a)
+def _json_type(value: Any) -> str:
+    if type(value) in NUMBER:
+        return "integer" if type(value) is int or value.is_integer() else "number"  # 1.0 too
+    return {bool: "boolean", str: "string", list: "array", dict: "object"}.get(type(value), "null")
 
 
-def _split_types(node: dict) -> list[dict]:
-    declared = node.get("type")
-    if not isinstance(declared, list) or len(declared) < 2:
-        return [node]
-    return [{**node, "type": name} for name in declared]
+def _snake(keyword: str) -> str:
+    return re.sub(r"([A-Z])", r"_\1", keyword).lower()  # maxLength: max_length
 
 
-def _check_type_and_values(old: dict, new: dict, ptr: str, old_types: set[str] | None) -> list[Issue]:
-    issues = []
-    if "type" in new:
-        declared = new["type"]
-        new_types = [declared] if isinstance(declared, str) else declared
-        if old_types is None:
-            issues.append((f"{ptr}/type", "type_narrowed", f"type {_show(declared)} added where any type was accepted"))
-        elif lost := sorted(t for t in old_types if not _covers(new_types, t)):
-            issues.append((f"{ptr}/type", "type_narrowed", f"type {_show(declared)} no longer accepts {', '.join(lost)}"))
-    old_values = _values(old)
-    if "enum" in new:
-        if old_values is None:
-            issues.append((f"{ptr}/enum", "enum_added", "enum added where any value was accepted"))
-        elif lost := [_show(v) for k, v in old_values.items() if k not in _values({"enum": new["enum"]})]:
-            issues.append((f"{ptr}/enum", "enum_narrowed", f"enum no longer contains {', '.join(lost)}: only add values"))
-    if "const" in new:
-        wanted = json.dumps(new["const"], sort_keys=True)
-        if old_values is None:
-            issues.append((f"{ptr}/const", "const_added", f"const {_show(new['const'])} added where any value was accepted"))
-        elif lost := [_show(v) for k, v in old_values.items() if k != wanted]:
-            issues.append((f"{ptr}/const", "const_changed", f"const {_show(new['const'])} no longer accepts {', '.join(lost)}"))
-    return issues
+def _count(issues: list[Issue], rule: str) -> int:
+    return sum(issue[1] == rule for issue in issues)
 
 
-def _bounds(old: dict, new: dict, ptr: str, keywords: tuple, sign: int) -> list[Issue]:
-    """New bounds that some old bound (at least as strict) does not already imply."""
-    old_bounds = [(old.get(k, default), exclusive) for k, exclusive, default in keywords]
-    old_bounds = [(v, exclusive) for v, exclusive in old_bounds if v is not None]
-    issues = []
-    for keyword, exclusive, _default in keywords:
-        if keyword not in new:
-            continue
-        value = new[keyword]
-        if any(sign * (v - value) > 0 or (v == value and (old_ex or not exclusive)) for v, old_ex in old_bounds):
-            continue
-        rule = re.sub(r"(?<!^)([A-Z])", r"_\1", keyword).lower()
-        if not old_bounds:
-            issues.append((f"{ptr}/{keyword}", f"{rule}_added", f"{keyword} {_show(value)} added where there was no bound"))
-            continue
-        moved = "raised" if sign > 0 else "lowered"
-        before = " / ".join(f"{'exclusive ' if ex else ''}{_show(v)}" for v, ex in old_bounds)
-        issues.append((f"{ptr}/{keyword}", f"{rule}_{moved}", f"{keyword} {moved} from {before} to {_show(value)}"))
-    return issues
-
-
-def _check_multiple_of(old: dict, new: dict, ptr: str) -> list[Issue]:
-    if "multipleOf" not in new:
-        return []
-    if "multipleOf" in old and (Fraction(str(old["multipleOf"])) / Fraction(str(new["multipleOf"]))).denominator == 1:
-        return []  # every multiple of the old factor is a multiple of the new one
-    rule = "multiple_of_changed" if "multipleOf" in old else "multiple_of_added"
-    return [(f"{ptr}/multipleOf", rule, f"multipleOf {_show(new['multipleOf'])} rejects values accepted before")]
-
-
-def _check_pattern(old: dict, new: dict, ptr: str) -> list[Issue]:
-    if "pattern" not in new or old.get("pattern") == new["pattern"]:
-        return []
-    if "pattern" not in old:
-        return [(f"{ptr}/pattern", "pattern_added", f"pattern {_show(new['pattern'])} added where there was none")]
-    return [(f"{ptr}/pattern", "pattern_changed",
-        f"pattern changed from {_show(old['pattern'])} to {_show(new['pattern'])}: whether one regular expression "
-        "accepts everything another did cannot be proven, so any change counts as breaking")]
-
-
-def _check_format(old: dict, new: dict, ptr: str) -> list[Issue]:
-    if "format" not in new or old.get("format") == new["format"]:
-        return []
-    rule, was = ("format_changed", f"was {_show(old['format'])}") if "format" in old else ("format_added", "was none")
-    return [(f"{ptr}/format", rule, f"format {_show(new['format'])} ({was}) rejects values accepted before")]
+def _disjoint(branches: list) -> bool:
+    """Whether the `type`s of these oneOf branches let no value match two of them."""
+    types = [branch.get("type") if isinstance(branch, dict) else None for branch in branches]
+    if not all(isinstance(t, str) for t in types) or len(set(types)) < len(types):
+        return False
+    return not {"integer", "number"} <= set(types)  # every integer is a number

@@ -1,0 +1,50 @@
+"""Departments in other languages work from schemas/ alone.
+
+A second JSON Schema implementation, independent of the hub's (jsonschema-rs,
+written in Rust), gives every example the verdict its file name claims, with
+format checking on.
+"""
+
+import json
+from pathlib import Path
+
+import jsonschema_rs
+import pytest
+
+from hub.aggregate import snapshot
+from tests.unit.helpers import NOW, SCHEMAS
+from tests.unit.test_aggregate import UNITS
+
+REVISIONS = sorted(SCHEMAS.glob("*/v*.*.json"))
+EXAMPLES = [
+    (revision, example)
+    for revision in REVISIONS
+    for example in sorted((revision.parent / "examples").glob("*.json"))
+]
+
+
+def validator(path: Path) -> jsonschema_rs.Draft202012Validator:
+    return jsonschema_rs.validator_for(json.loads(path.read_text()), validate_formats=True)
+
+
+def test_every_family_revision_has_examples() -> None:
+    assert REVISIONS, "no schema revisions found"
+    for revision in REVISIONS:
+        names = [example.name for rev, example in EXAMPLES if rev == revision]
+        assert any(n.startswith("valid-") for n in names), revision
+        assert any(n.startswith("invalid-") for n in names), revision
+
+
+@pytest.mark.parametrize(("revision", "example"), EXAMPLES, ids=lambda p: p.name)
+def test_examples_get_their_named_verdict(revision: Path, example: Path) -> None:
+    expected = example.name.startswith("valid-")
+    assert validator(revision).is_valid(json.loads(example.read_text())) is expected
+
+
+def test_envelope_example_and_a_snapshot_are_valid() -> None:
+    event = json.loads(
+        (SCHEMAS / "envelope" / "examples" / "unit-status-structured.json").read_text()
+    )
+    assert validator(SCHEMAS / "envelope" / "v1.json").is_valid(event)
+    document = snapshot(UNITS, ["pirkanmaa", "lappi", "kainuu"], 1, NOW)
+    assert validator(SCHEMAS / "capability" / "v1.json").is_valid(document)

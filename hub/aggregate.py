@@ -56,10 +56,15 @@ def capability(units: Iterable[UnitState], now: datetime) -> dict[str, Any]:
 def snapshot(
     units: Iterable[UnitState], departments: Iterable[str], sequence: int, now: datetime
 ) -> dict[str, Any]:
-    """Every department of the registry, with zero units until it reports."""
+    """Every department of the registry, with zero units until it reports.
+
+    Real capability only: units known from exercise or test events are left out.
+    """
     grouped: dict[str, list[UnitState]] = {code: [] for code in departments}
     everything: list[UnitState] = []
     for unit in units:
+        if unit.mode != "actual":
+            continue
         members = grouped.get(unit.department)
         if members is not None:
             members.append(unit)

@@ -48,6 +48,7 @@ class ValidEvent:
     data: Any  # the family's data model instance
     entity_id: str
     event_time: datetime
+    mode: str = "actual"  # the envelope's mode: actual, exercise or test
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +168,7 @@ class Validator:
                 f"{self.max_clock_skew.total_seconds():g} s ahead of the hub's clock",
                 f"/data/{family.time_field}",
             )
-        return ValidEvent(event.source, event.id, data, entity_id, event_time)
+        return ValidEvent(event.source, event.id, data, entity_id, event_time, event.mode)
 
 
 def _event_from_dict(obj: dict[str, Any], family: Family) -> Any:
@@ -223,7 +224,7 @@ def _check_event(obj: dict[str, Any], family: Family) -> Any:
         data = model.model_validate(obj["data"])
     except ValidationError as error:
         raise _schema_reject(Reason.SCHEMA_INVALID, error, "data") from None
-    return _Event(envelope.id, envelope.source, data)
+    return _Event(envelope.id, envelope.source, data, envelope.mode)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +232,7 @@ class _Event:
     id: str
     source: str
     data: Any
+    mode: str
 
 
 def _parse_object(raw: bytes, what: str) -> dict[str, Any]:

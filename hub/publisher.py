@@ -31,7 +31,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata
 from pydantic import BaseModel
 
-from hub.contracts.envelope import STRUCTURED_CONTENT_TYPE
+from hub.contracts.envelope import STRUCTURED_CONTENT_TYPE, EventMode
 from hub.families import FAMILIES
 from hub.ingest import Record, Rejection, Validator
 from hub.registry import Registry
@@ -126,19 +126,21 @@ class Publisher:
         *,
         event_id: str | None = None,
         time: datetime | None = None,
-        mode: Literal["structured", "binary"] = "structured",
+        mode: EventMode = "actual",
+        content_mode: Literal["structured", "binary"] = "structured",
     ) -> RecordMetadata:
         """Send one event and wait for the brokers' acknowledgement.
 
         `data` is the event's data: a dict (datetimes in it are sent as RFC 3339) or
         an instance of the family's model. `event_id` defaults to a new UUID, `time`
-        (the CloudEvents time, when the event was created) to now. Raises InvalidEvent,
+        (the CloudEvents time, when the event was created) to now. `mode` marks exercise
+        and test events, which never count as real capability. Raises InvalidEvent,
         sending nothing, if the hub would reject the event.
         """
         if self._producer is None:
             raise RuntimeError("start the publisher first (await start() or async with)")
         topic, key, value, headers = self.build(
-            family, data, event_id=event_id, time=time, mode=mode
+            family, data, event_id=event_id, time=time, mode=mode, content_mode=content_mode
         )
         return await self._producer.send_and_wait(topic, value, key, headers=headers)
 
@@ -149,7 +151,8 @@ class Publisher:
         *,
         event_id: str | None = None,
         time: datetime | None = None,
-        mode: Literal["structured", "binary"] = "structured",
+        mode: EventMode = "actual",
+        content_mode: Literal["structured", "binary"] = "structured",
     ) -> OutgoingRecord:
         """The record publish() sends, validated: (topic, key, value, headers).
 
@@ -168,18 +171,20 @@ class Publisher:
             "type": f"fi.pelastus.{family}.v{max(known.models)}",
             "time": (time or datetime.now(UTC)).isoformat(),
         }
-        if mode == "structured":
+        if mode != "actual":  # absent means actual, as for departments' own producers
+            attributes["mode"] = mode
+        if content_mode == "structured":
             value = orjson.dumps(
                 {**attributes, "datacontenttype": "application/json", "data": data}
             )
             headers = [("content-type", STRUCTURED_CONTENT_TYPE.encode())]
-        elif mode == "binary":
+        elif content_mode == "binary":
             # Kafka protocol binding: attributes as ce_* headers, datacontenttype as content-type.
             value = orjson.dumps(data)
             headers = [(f"ce_{name}", v.encode()) for name, v in attributes.items()]
             headers.append(("content-type", b"application/json"))
         else:
-            raise ValueError(f"mode must be 'structured' or 'binary', not {mode!r}")
+            raise ValueError(f"content_mode must be 'structured' or 'binary', not {content_mode!r}")
         # A key that is missing or not a string makes the data invalid anyway, and the
         # Validator reports the schema error before it would look at the key.
         entity_id = data.get(known.key_field)

@@ -28,6 +28,7 @@ class Outcome(StrEnum):
 # States are replaced, never changed in place.
 @dataclass(slots=True)
 class UnitState:
+    mode: str  # actual, exercise or test: each keeps a state of its own
     department: str
     unit_id: str
     unit_type: str
@@ -45,11 +46,12 @@ class UnitState:
 
     @property
     def key(self) -> str:
-        return unit_key(self.department, self.unit_id)
+        return unit_key(self.department, self.unit_id, self.mode)
 
     def to_json(self) -> bytes:
         return orjson.dumps(
             {
+                "mode": self.mode,
                 "department": self.department,
                 "unit_id": self.unit_id,
                 "unit_type": self.unit_type,
@@ -70,6 +72,7 @@ class UnitState:
         obj = orjson.loads(raw)
         position = obj["position"]
         return cls(
+            mode=obj["mode"],
             department=obj["department"],
             unit_id=obj["unit_id"],
             unit_type=obj["unit_type"],
@@ -85,8 +88,9 @@ class UnitState:
         )
 
 
-def unit_key(department: str, unit_id: str) -> str:
-    return f"{department}/{unit_id}"
+def unit_key(department: str, unit_id: str, mode: str = "actual") -> str:
+    """'pirkanmaa/RPI487' for real units; exercise and test ones are prefixed by their mode."""
+    return f"{department}/{unit_id}" if mode == "actual" else f"{mode}:{department}/{unit_id}"
 
 
 class UnitStore:
@@ -97,7 +101,7 @@ class UnitStore:
         self._changed: set[str] = set()
 
     def apply(self, department: str, event: ValidEvent) -> Outcome:
-        key = unit_key(department, event.entity_id)
+        key = unit_key(department, event.entity_id, event.mode)
         current = self.units.get(key)
         identity = (event.id, event.source)
         recent: tuple[tuple[str, str], ...] = ()
@@ -110,6 +114,7 @@ class UnitStore:
         data = event.data
         position = data.position
         self.units[key] = UnitState(
+            mode=event.mode,
             department=department,
             unit_id=event.entity_id,
             unit_type=data.unit_type,

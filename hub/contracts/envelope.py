@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from hub.contracts.common import JsonInt, Timestamp
 from hub.contracts.unit_status import UnitStatusV1
 
+EventMode = Literal["actual", "exercise", "test"]
 TYPE_PATTERN = re.compile(
     r"^fi\.pelastus\.(?P<family>[a-z]+(?:-[a-z]+)*)\.v(?P<major>[1-9][0-9]*)$"
 )
@@ -35,6 +36,8 @@ class Envelope(BaseModel):
     type: Annotated[str, StringConstraints(pattern=TYPE_PATTERN.pattern, max_length=128)]
     time: Timestamp
     datacontenttype: Literal["application/json"] = "application/json"
+    # Extension attribute: exercise and test events never count as real capability.
+    mode: EventMode = "actual"
 
 
 class UnitStatusEvent(Envelope):

@@ -49,8 +49,10 @@ async def consume_one(bootstrap: str, partition: int, offset: int):
         await consumer.stop()
 
 
-@pytest.mark.parametrize("mode", ["structured", "binary"])
-async def test_published_events_arrive_as_the_hub_accepts_them(kafka_bootstrap, mode) -> None:
+@pytest.mark.parametrize("content_mode", ["structured", "binary"])
+async def test_published_events_arrive_as_the_hub_accepts_them(
+    kafka_bootstrap, content_mode
+) -> None:
     settings = HubSettings(bootstrap_servers=kafka_bootstrap)
     registry = Registry.load(settings.schemas_dir)
     # The broker does not create topics on demand; the hub's worker would have.
@@ -63,18 +65,18 @@ async def test_published_events_arrive_as_the_hub_accepts_them(kafka_bootstrap, 
 
     async with Publisher("pirkanmaa", source=SOURCE, settings=settings) as publisher:
         metadata = await publisher.publish(
-            "unit-status", unit("RPI483"), event_id=f"it-{mode}", mode=mode
+            "unit-status", unit("RPI483"), event_id=f"it-{content_mode}", content_mode=content_mode
         )
     assert metadata.topic == TOPIC
 
     record = await consume_one(kafka_bootstrap, metadata.partition, metadata.offset)
     assert (record.topic, record.key) == (TOPIC, b"RPI483")
     headers = dict(record.headers)
-    if mode == "structured":
+    if content_mode == "structured":
         assert headers == {"content-type": b"application/cloudevents+json"}
     else:
         assert headers["content-type"] == b"application/json"
-        assert headers["ce_id"] == f"it-{mode}".encode()
+        assert headers["ce_id"] == f"it-{content_mode}".encode()
         assert headers["ce_type"] == b"fi.pelastus.unit-status.v1"
         assert headers["ce_source"] == SOURCE.encode()
     validator = Validator(
@@ -82,5 +84,5 @@ async def test_published_events_arrive_as_the_hub_accepts_them(kafka_bootstrap, 
     )
     event = validator.validate(record, "pirkanmaa", UNIT_STATUS, datetime.now(UTC))
     assert isinstance(event, ValidEvent), event
-    assert (event.source, event.id, event.entity_id) == (SOURCE, f"it-{mode}", "RPI483")
+    assert (event.source, event.id, event.entity_id) == (SOURCE, f"it-{content_mode}", "RPI483")
     assert event.data.incident_id == "PI-2026-000123"

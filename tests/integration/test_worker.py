@@ -70,6 +70,10 @@ RPI1_DISPATCHED = cloud_event("e2", data("pirkanmaa", "RPI1", "rescue_unit", "di
 RPI1_EN_ROUTE_LATE = cloud_event("e3", data("pirkanmaa", "RPI1", "rescue_unit", "en_route", 4, 30))
 RPI2_ON_SCENE = cloud_event("e4", data("pirkanmaa", "RPI2", "tank_unit", "on_scene", 2, 10))
 RPI3_OUT = cloud_event("e5", data("pirkanmaa", "RPI3", "aerial_unit", "out_of_service", 0, 5))
+# An exercise: accepted, but never part of the real capability.
+RPI4_DRILL = cloud_event(
+    "x1", data("pirkanmaa", "RPI4", "rescue_unit", "on_scene", 4, 50), mode="exercise"
+)
 RLA1 = data("lappi", "RLA1", "ems_unit", "available", 2, 20)
 RLA1_HEADERS = [
     ("ce_specversion", b"1.0"),
@@ -85,6 +89,7 @@ VALID = [
     (PI, b"RPI1", encode(RPI1_DISPATCHED), []),
     (PI, b"RPI2", encode(RPI2_ON_SCENE), []),
     (PI, b"RPI3", encode(RPI3_OUT), []),
+    (PI, b"RPI4", encode(RPI4_DRILL), []),
     (LA, b"RLA1", encode(RLA1), RLA1_HEADERS),
 ]
 DUPLICATE = [(PI, b"RPI1", encode(RPI1_DISPATCHED), [])]
@@ -217,7 +222,7 @@ async def test_known_traffic_gives_exact_outcomes_dead_letters_feedback_and_snap
     totals = worker.wait_consumed(len(records))
 
     assert totals == {
-        ("pirkanmaa", "accepted"): 4,
+        ("pirkanmaa", "accepted"): 5,
         ("lappi", "accepted"): 1,
         ("pirkanmaa", "duplicate"): 1,
         ("pirkanmaa", "stale"): 1,

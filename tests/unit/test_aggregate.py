@@ -9,9 +9,16 @@ from tests.unit.helpers import NOW, SCHEMAS
 
 
 def unit(
-    department: str, unit_id: str, unit_type: str, status: str, crew: int, age: float
+    department: str,
+    unit_id: str,
+    unit_type: str,
+    status: str,
+    crew: int,
+    age: float,
+    mode: str = "actual",
 ) -> UnitState:
     return UnitState(
+        mode,
         department,
         unit_id,
         unit_type,
@@ -66,6 +73,14 @@ def test_snapshot_lists_every_department_and_national_totals() -> None:
     assert national["strain"] == 0.6
     assert national["freshness_seconds"] == 5.0
     assert sum(d["units"] for d in document["departments"].values()) == national["units"]
+
+
+def test_exercise_and_test_units_never_count_as_capability() -> None:
+    drills = [
+        unit("lappi", "RLA9", "rescue_unit", "available", 4, 1, mode="exercise"),
+        unit("lappi", "RLA8", "rescue_unit", "on_scene", 4, 1, mode="test"),
+    ]
+    assert snapshot(UNITS + drills, ["lappi"], 1, NOW) == snapshot(UNITS, ["lappi"], 1, NOW)
 
 
 def test_snapshot_leaves_out_units_of_departments_not_listed() -> None:

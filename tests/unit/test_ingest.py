@@ -153,6 +153,27 @@ def test_binary_mode_value_is_checked_before_its_headers() -> None:
     assert isinstance(result, Rejection) and result.reason is Reason.VALUE_NOT_OBJECT
 
 
+def test_mode_is_read_from_either_content_mode_and_checked() -> None:
+    assert check(record(event())).mode == "actual"
+    assert check(record(dict(event(), mode="exercise"))).mode == "exercise"
+    document = event()
+    headers = (
+        *(
+            (f"ce_{k}", str(v).encode())
+            for k, v in document.items()
+            if k not in ("data", "datacontenttype")
+        ),
+        ("ce_mode", b"test"),
+    )
+    binary = Record(
+        "dept.pirkanmaa.unit-status", b"RPI487", json.dumps(document["data"]).encode(), headers
+    )
+    assert check(binary).mode == "test"
+    result = check(record(dict(event(), mode="drill")))
+    assert isinstance(result, Rejection) and result.reason is Reason.ENVELOPE_FIELD_INVALID
+    assert result.pointer == "/mode"
+
+
 def test_huge_type_is_an_envelope_error_and_messages_stay_bounded() -> None:
     result = check(record(dict(event(), type="fi.pelastus.unit-status.v1" + "0" * 3000)))
     assert isinstance(result, Rejection) and result.reason is Reason.ENVELOPE_FIELD_INVALID
@@ -162,7 +183,7 @@ def test_huge_type_is_an_envelope_error_and_messages_stay_bounded() -> None:
 
 
 def test_extension_attributes_take_scalars_only() -> None:
-    assert isinstance(check(record(dict(event(), mode="exercise", priority=2))), ValidEvent)
+    assert isinstance(check(record(dict(event(), region="north", priority=2))), ValidEvent)
     for bad in (b"NaN", b"1e400", b"1.5", b"[1]"):
         value = json.dumps(event()).encode()[:-1] + b', "ext": ' + bad + b"}"
         result = check(record(value))

@@ -106,7 +106,7 @@ def test_structured_record() -> None:
 
 def test_binary_record() -> None:
     topic, key, value, headers = publisher().build(
-        "unit-status", unit(), event_id="e2", time=TIME, mode="binary"
+        "unit-status", unit(), event_id="e2", time=TIME, content_mode="binary"
     )
     assert (topic, key) == (TOPIC, b"RPI487")
     assert headers == [
@@ -130,16 +130,16 @@ def test_id_and_time_default_to_a_uuid_and_now() -> None:
 
 
 @pytest.mark.parametrize("observed", [OBSERVED, OBSERVED.astimezone(timezone(timedelta(hours=2)))])
-@pytest.mark.parametrize("mode", ["structured", "binary"])
-def test_model_instances_and_datetimes_are_sent_as_rfc3339(observed, mode) -> None:
+@pytest.mark.parametrize("content_mode", ["structured", "binary"])
+def test_model_instances_and_datetimes_are_sent_as_rfc3339(observed, content_mode) -> None:
     model = UnitStatusV1.model_validate({**unit(), "observed_at": observed.isoformat()})
     for data in (model, unit(observed_at=observed)):
-        record = publisher().build("unit-status", data, mode=mode)
+        record = publisher().build("unit-status", data, content_mode=content_mode)
         event = hub_accepts(*record)
         assert event.event_time == observed
         assert event.data == model
-    sent = orjson.loads(publisher().build("unit-status", model, mode=mode)[2])
-    sent_data = sent if mode == "binary" else sent["data"]
+    sent = orjson.loads(publisher().build("unit-status", model, content_mode=content_mode)[2])
+    sent_data = sent if content_mode == "binary" else sent["data"]
     assert (sent_data["position"], sent_data["incident_id"]) == (None, None)
 
 
@@ -158,10 +158,12 @@ def test_model_instances_and_datetimes_are_sent_as_rfc3339(observed, mode) -> No
         ),
     ],
 )
-@pytest.mark.parametrize("mode", ["structured", "binary"])
-def test_invalid_events_are_refused_with_the_hubs_reason(data, reason, message, mode) -> None:
+@pytest.mark.parametrize("content_mode", ["structured", "binary"])
+def test_invalid_events_are_refused_with_the_hubs_reason(
+    data, reason, message, content_mode
+) -> None:
     with pytest.raises(InvalidEvent) as raised:
-        publisher().build("unit-status", data, event_id="bad-1", mode=mode)
+        publisher().build("unit-status", data, event_id="bad-1", content_mode=content_mode)
     assert raised.value.rejection.reason == reason
     assert message in raised.value.rejection.message
     assert str(raised.value).startswith(f"{reason}: ")
@@ -194,8 +196,8 @@ def test_unknown_department_is_refused_at_construction() -> None:
 def test_unknown_family_and_mode_are_refused() -> None:
     with pytest.raises(ValueError, match="unknown family 'vehicle-position'; known: unit-status"):
         publisher().build("vehicle-position", unit())
-    with pytest.raises(ValueError, match="mode must be"):
-        publisher().build("unit-status", unit(), mode="avro")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="content_mode must be"):
+        publisher().build("unit-status", unit(), content_mode="avro")  # type: ignore[arg-type]
 
 
 async def test_publish_sends_the_built_record(fake_producer) -> None:
@@ -221,7 +223,7 @@ async def test_invalid_events_are_not_sent(fake_producer) -> None:
         with pytest.raises(InvalidEvent) as raised:
             await pub.publish("unit-status", unit(crew=-1))
         with pytest.raises(InvalidEvent):
-            await pub.publish("unit-status", unit(department="lappi"), mode="binary")
+            await pub.publish("unit-status", unit(department="lappi"), content_mode="binary")
     assert raised.value.rejection.reason == Reason.SCHEMA_INVALID
     assert fake_producer.instances[0].sent == []
 
@@ -246,3 +248,14 @@ async def test_a_failed_start_closes_the_producer(fake_producer, monkeypatch) ->
     assert fake_producer.instances[0].stopped
     with pytest.raises(RuntimeError, match="start the publisher first"):
         await pub.publish("unit-status", unit())
+
+
+@pytest.mark.parametrize("content_mode", ["structured", "binary"])
+def test_exercise_mode_travels_in_the_envelope(content_mode) -> None:
+    topic, key, value, headers = publisher().build(
+        "unit-status", unit(), mode="exercise", content_mode=content_mode
+    )
+    checked = Validator(REGISTRY.codes, 1 << 20, 300).validate(
+        Record(topic, key, value, headers), "pirkanmaa", UNIT_STATUS, datetime.now(UTC)
+    )
+    assert checked.mode == "exercise"

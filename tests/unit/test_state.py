@@ -65,6 +65,17 @@ def test_dedup_window_is_bounded() -> None:
     assert store.apply("pirkanmaa", valid("e0", 0)) is Outcome.STALE
 
 
+def test_exercise_events_keep_a_state_of_their_own() -> None:
+    store = UnitStore()
+    store.apply("pirkanmaa", valid("a", 0))
+    drill = replace(valid("b", 10, "on_scene"), mode="exercise")
+    assert store.apply("pirkanmaa", drill) is Outcome.ACCEPTED
+    assert store.units["pirkanmaa/RPI487"].status == "available_at_station"
+    assert store.units["exercise:pirkanmaa/RPI487"].status == "on_scene"
+    # The same event again is a duplicate within its own mode only.
+    assert store.apply("pirkanmaa", drill) is Outcome.DUPLICATE
+
+
 def test_changes_are_reported_once() -> None:
     store = UnitStore()
     store.apply("pirkanmaa", valid("a", 0))

@@ -13,10 +13,10 @@ from hub import topics
 from hub.registry import Registry
 from hub.settings import HubSettings
 from hub.web import add_routes
-from hub.worker import UnitStatusWorker
+from hub.worker import HubWorker
 
 
-def create_app(settings: HubSettings) -> tuple[faust.App, UnitStatusWorker]:
+def create_app(settings: HubSettings) -> tuple[faust.App, HubWorker]:
     registry = Registry.load(settings.schemas_dir)
     credentials = None
     if settings.sasl_mechanism:
@@ -39,7 +39,7 @@ def create_app(settings: HubSettings) -> tuple[faust.App, UnitStatusWorker]:
         topic_disable_leader=True,
         autodiscover=False,
     )
-    worker = UnitStatusWorker(settings, registry, loop=app.loop)
+    worker = HubWorker(settings, registry, loop=app.loop)
     app.add_dependency(worker)
 
     @app.agent(app.topic(topics.SNAPSHOT_REQUESTS, value_serializer="raw"))

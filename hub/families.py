@@ -4,14 +4,16 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from hub.contracts.envelope import Envelope, UnitStatusEvent
+from hub.contracts.envelope import Envelope, IncidentEvent, ReadinessEvent, UnitStatusEvent
+from hub.contracts.incident import IncidentV1
+from hub.contracts.readiness import ReadinessV1
 from hub.contracts.unit_status import UnitStatusV1
 
 
 @dataclass(frozen=True)
 class Family:
     name: str
-    # (major version) -> data model; every major version the hub accepts.
+    # (major version) -> data model of its newest revision; every major version the hub accepts.
     models: dict[int, type[BaseModel]]
     # Envelope and data of the newest version in one model: the fast path.
     event_model: type[Envelope]
@@ -26,4 +28,18 @@ UNIT_STATUS = Family(
     key_field="unit_id",
     time_field="observed_at",
 )
-FAMILIES = {f.name: f for f in (UNIT_STATUS,)}
+INCIDENT = Family(
+    name="incident",
+    models={1: IncidentV1},
+    event_model=IncidentEvent,
+    key_field="incident_id",
+    time_field="occurred_at",
+)
+READINESS = Family(
+    name="readiness",
+    models={1: ReadinessV1},
+    event_model=ReadinessEvent,
+    key_field="station_id",
+    time_field="observed_at",
+)
+FAMILIES = {f.name: f for f in (UNIT_STATUS, INCIDENT, READINESS)}

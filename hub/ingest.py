@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from hub.contracts.envelope import REQUIRED_ATTRIBUTES, Envelope, binary_mode_event, parse_type
 from hub.families import FAMILIES, Family
 from hub.reasons import Reason
+from hub.registry import Registry
 
 
 class InputRecord(Protocol):
@@ -83,18 +84,27 @@ def json_pointer(*parts: object) -> str:
 def _schema_reject(reason: Reason, error: ValidationError, *prefix: str) -> _Reject:
     """'/data/crew: Input should be greater than or equal to 0; ...' (first three errors)."""
     details = error.errors(include_url=False)
-    pointers = [json_pointer(*prefix, *detail["loc"]) for detail in details]
+    # A rule across fields (required when...) is the model's, and names its field in ctx.
+    pointers = [
+        json_pointer(*prefix, *detail["loc"], *_named_field(detail.get("ctx")))
+        for detail in details
+    ]
     parts = [f"{p}: {d['msg']}" for p, d in zip(pointers[:3], details[:3], strict=True)]
     more = len(details) - len(parts)
     message = "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
     return _Reject(reason, message, pointers[0])
 
 
+def _named_field(ctx: dict[str, Any] | None) -> tuple[str, ...]:
+    return (ctx["field"],) if ctx and "field" in ctx else ()
+
+
 class Validator:
     def __init__(
-        self, departments: frozenset[str], max_message_bytes: int, max_clock_skew_seconds: float
+        self, registry: Registry, max_message_bytes: int, max_clock_skew_seconds: float
     ) -> None:
-        self.departments = departments
+        self.departments = registry.codes
+        self.municipalities = registry.municipality_codes
         self.max_message_bytes = max_message_bytes
         self.max_clock_skew = timedelta(seconds=max_clock_skew_seconds)
 
@@ -160,6 +170,14 @@ class Validator:
                 f"got {_show_key(record.key)}",
                 None,
             )
+        municipality = getattr(data, "municipality_code", None)
+        if municipality is not None and municipality not in self.municipalities:
+            raise _Reject(
+                Reason.MUNICIPALITY_UNKNOWN,
+                f"/data/municipality_code: '{municipality}' is not in the municipality list "
+                "(schemas/municipalities.json); use 199 when the municipality is unknown",
+                "/data/municipality_code",
+            )
         event_time = getattr(data, family.time_field)
         if event_time > now + self.max_clock_skew:
             raise _Reject(
@@ -204,7 +222,6 @@ def _check_event(obj: dict[str, Any], family: Family) -> Any:
             f"known families: {', '.join(sorted(FAMILIES))}",
             "/type",
         )
-    # Unreachable while unit-status is the only family; guards the topic routing after that.
     if known is not family:
         raise _Reject(
             Reason.TYPE_FAMILY_MISMATCH,

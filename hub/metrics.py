@@ -2,7 +2,7 @@
 
 Names follow Prometheus conventions: prefix pelastus_hub_, base units, counters
 ending in _total. Every label value comes from a closed set (registry
-departments, families, outcomes, reason codes, unit types, status classes).
+departments, families, outcomes, reason and warning codes, unit types, status classes).
 """
 
 from datetime import datetime
@@ -28,6 +28,12 @@ class HubMetrics:
             "pelastus_hub_dead_letters_total",
             "Records sent to the dead-letter topic, by reason code.",
             ["department", "reason"],
+            registry=r,
+        )
+        self.warnings = Counter(
+            "pelastus_hub_warnings_total",
+            "Accepted records the department was warned about, by warning code.",
+            ["department", "family", "warning"],
             registry=r,
         )
         self.batch_seconds = Histogram(
@@ -72,6 +78,8 @@ class HubMetrics:
             self.records.labels(department, family, outcome).inc(count)
         for letter in result.dead_letters:
             self.dead_letters.labels(letter.department, letter.rejection.reason).inc()
+        for warned in result.warnings:
+            self.warnings.labels(warned.department, warned.family, warned.code).inc()
         for department, newest in result.newest.items():
             self.event_lag.labels(department).set((now - newest).total_seconds())
         self.batch_seconds.observe(seconds)

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from hub.families import Family
-from hub.ingest import InputRecord, Rejection, Validator
-from hub.state import Outcome, UnitStore
+from hub.ingest import InputRecord, Rejection, Validator, ValidEvent
+from hub.reasons import WarningCode
+from hub.state import Outcome, Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,11 +23,23 @@ class DeadLetter:
     rejection: Rejection
 
 
+@dataclass(frozen=True, slots=True)
+class Warned:
+    """An accepted record the department is told about (hub.reasons.WarningCode)."""
+
+    record: InputRecord
+    department: str
+    family: str
+    code: WarningCode
+    event: ValidEvent
+
+
 @dataclass
 class BatchResult:
     # (department, family, outcome) -> records
     outcomes: Counter[tuple[str, str, Outcome]] = field(default_factory=Counter)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    warnings: list[Warned] = field(default_factory=list)
     # Newest event time among each department's accepted events.
     newest: dict[str, datetime] = field(default_factory=dict)
 
@@ -39,9 +52,10 @@ def process_batch(
     records: Iterable[InputRecord],
     routes: dict[str, tuple[str, Family]],
     validator: Validator,
-    store: UnitStore,
+    stores: dict[str, Store],
     now: datetime,
 ) -> BatchResult:
+    """`stores`: each family's, by family name."""
     result = BatchResult()
     outcomes, newest = result.outcomes, result.newest
     for record in records:
@@ -51,8 +65,14 @@ def process_batch(
             outcome = Outcome.DEAD_LETTERED
             result.dead_letters.append(DeadLetter(record, department, family.name, checked))
         else:
+            store = stores[family.name]
+            warning = store.warning(department, checked)
             outcome = store.apply(department, checked)
             if outcome is Outcome.ACCEPTED:
+                if warning is not None:
+                    result.warnings.append(
+                        Warned(record, department, family.name, warning, checked)
+                    )
                 seen = newest.get(department)
                 if seen is None or checked.event_time > seen:
                     newest[department] = checked.event_time

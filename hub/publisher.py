@@ -75,7 +75,7 @@ class Publisher:
         self.department = department
         self.source = source
         self.validator = Validator(
-            self.registry.codes,
+            self.registry,
             self.settings.max_message_bytes,
             self.settings.max_clock_skew_seconds,
         )

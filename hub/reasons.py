@@ -2,6 +2,9 @@
 
 Departments build alerting on these codes: never rename one, only add. The
 README's table says when each applies.
+
+Warnings are given on events that are accepted but worth the department's
+attention; they are no outcome of their own.
 """
 
 from enum import StrEnum
@@ -22,4 +25,9 @@ class Reason(StrEnum):
     DEPARTMENT_UNKNOWN = "department_unknown"
     DEPARTMENT_MISMATCH = "department_mismatch"
     KEY_MISMATCH = "key_mismatch"
+    MUNICIPALITY_UNKNOWN = "municipality_unknown"
     EVENT_TIME_IN_FUTURE = "event_time_in_future"
+
+
+class WarningCode(StrEnum):
+    INCIDENT_NOT_OPENED = "incident_not_opened"

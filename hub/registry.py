@@ -1,5 +1,6 @@
-"""The department registry (schemas/departments.json) and the topics it implies."""
+"""The registries in schemas/: departments (and the topics they imply) and municipalities."""
 
+import json
 from functools import cached_property
 from pathlib import Path
 
@@ -33,19 +34,36 @@ class CooperationArea(BaseModel):
     membership_confirmed: bool
 
 
+class Municipality(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    code: str
+    name_fi: str
+    name_sv: str
+    county: str | None = None  # wellbeing services county; pseudo-codes have none
+
+
 class Registry(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
     version: int
     cooperation_areas: dict[str, CooperationArea]
     departments: tuple[Department, ...]
+    # Statistics Finland's classification, and its pseudo-codes (unknown, abroad).
+    municipalities: tuple[Municipality, ...]
 
     @classmethod
     def load(cls, schemas_dir: Path) -> "Registry":
-        return cls.model_validate_json((schemas_dir / "departments.json").read_bytes())
+        document = json.loads((schemas_dir / "departments.json").read_bytes())
+        listed = json.loads((schemas_dir / "municipalities.json").read_bytes())
+        document["municipalities"] = [*listed["municipalities"], *listed["pseudo_codes"]]
+        return cls.model_validate(document)
 
     @cached_property
     def codes(self) -> frozenset[str]:
         return frozenset(d.code for d in self.departments)
+
+    @cached_property
+    def municipality_codes(self) -> frozenset[str]:
+        return frozenset(m.code for m in self.municipalities)
 
     def input_topics(self, family: str) -> dict[str, str]:
         """Topic name -> department code, for one message family."""

@@ -34,7 +34,17 @@ TYPES = frozenset({"null", "boolean", "integer", "number", "string", "array", "o
 EXACT = (("format", TYPES), ("pattern", {"string"}), ("uniqueItems", {"array"}))
 HANDLED = frozenset(
     {"type", "enum", "const", "format", "pattern", "uniqueItems", "items", "required"}
-    | {"properties", "additionalProperties", "anyOf", "oneOf", "$ref"}
+    | {
+        "properties",
+        "additionalProperties",
+        "anyOf",
+        "oneOf",
+        "$ref",
+        "allOf",
+        "if",
+        "then",
+        "else",
+    }
     | {keyword for lower, upper, _ in BOUNDS for keyword in lower + upper}
 )
 # The text of each rule code; codes ending in _raised, _lowered, _added or _changed without
@@ -54,6 +64,8 @@ MESSAGES = {
     "additional_properties_closed": "additionalProperties false: others are rejected now",
     "schema_false": "nothing is accepted here any more",
     "schema_unsupported": "{keyword} is beyond this check, so it cannot show compatibility",
+    "condition_changed": "if changed from {old} to {new}; as the cases a condition selects cannot "
+    "be compared, any change counts",
 }
 
 Issue = tuple[str, str, str]  # (JSON pointer into the new schema, rule code, what changed)
@@ -243,10 +255,29 @@ class _Comparison:
             if kinds & types:
                 self.check_bounds(old, new, ptr, lower, 1)
                 self.check_bounds(old, new, ptr, upper, -1)
+        self.check_all_of(old, new, ptr)
+        self.check_condition(old, new, ptr)
         if "array" in kinds:
             self.check(old.get("items", True), new.get("items", True), f"{ptr}/items")
         if "object" in kinds:
             self.check_object(old, new, ptr)
+
+    def check_all_of(self, old: dict, new: dict, ptr: str) -> None:
+        """Entries pair by position: each new one must accept all its old one did. Dropping
+        entries only widens; an added one is compared with an empty (accept-all) schema."""
+        old_entries = old.get("allOf", [])
+        for i, entry in enumerate(new.get("allOf", [])):
+            self.check(old_entries[i] if i < len(old_entries) else True, entry, f"{ptr}/allOf/{i}")
+
+    def check_condition(self, old: dict, new: dict, ptr: str) -> None:
+        """With the same `if`, each branch must accept all its old branch did."""
+        if "if" not in new:
+            return None  # then and else alone do nothing; dropping a condition only widens
+        if "if" not in old or _canonical(old["if"]) != _canonical(new["if"]):
+            return self.flag(f"{ptr}/if", "condition_changed", old=old.get("if"), new=new["if"])
+        for branch in ("then", "else"):
+            self.check(old.get(branch, True), new.get(branch, True), f"{ptr}/{branch}")
+        return None
 
     def check_values(self, old: dict, new: dict, ptr: str) -> None:
         old_values = _values(old)
@@ -299,6 +330,10 @@ class _Comparison:
 def _key(node: dict) -> str:
     """A schema's constraints as canonical JSON, which (unlike Python) tells true from 1."""
     return json.dumps({k: v for k, v in node.items() if k not in ANNOTATIONS}, sort_keys=True)
+
+
+def _canonical(node: Any) -> str:
+    return _key(node) if isinstance(node, dict) else json.dumps(node)
 
 
 def _values(node: dict) -> dict[str, Any] | None:

@@ -21,14 +21,19 @@ from hub.contracts.envelope import REQUIRED_ATTRIBUTES, STRUCTURED_CONTENT_TYPE
 from hub.reasons import Reason
 from hub.registry import Registry
 from hub.settings import HubSettings
-from hub.state import DEDUP_WINDOW, unit_key
+from hub.state import DEDUP_WINDOW, entity_key
 from hub.topics import input_topic
 
 EVENT_TYPE = "fi.pelastus.unit-status.v1"
 STRUCTURED_HEADERS = (("content-type", STRUCTURED_CONTENT_TYPE.encode()),)
 # _bad() spoils a message so that the hub rejects it for exactly its reason, for every
 # reason but these: too large depends on settings, and there is no other family to mix up.
-UNSIMULATED = (Reason.VALUE_TOO_LARGE, Reason.TYPE_UNKNOWN_FAMILY, Reason.TYPE_FAMILY_MISMATCH)
+UNSIMULATED = (
+    Reason.VALUE_TOO_LARGE,
+    Reason.TYPE_UNKNOWN_FAMILY,
+    Reason.TYPE_FAMILY_MISMATCH,
+    Reason.MUNICIPALITY_UNKNOWN,
+)
 BAD_KINDS = tuple(reason for reason in Reason if reason not in UNSIMULATED)
 # unit type: (weight, last call-sign digit, crew range, capabilities it may carry). The
 # digits are illustrative, not any department's real numbering.
@@ -241,7 +246,7 @@ class _Simulation:
             headers = (*attributes, ("content-type", b"application/json"))
         else:
             value, headers = orjson.dumps(event), STRUCTURED_HEADERS
-        key = unit_key(unit.department.code, unit.unit_id)
+        key = entity_key(unit.department.code, unit.unit_id)
         return Message(unit.department.topic, unit.unit_id.encode(), value, headers, kind, key)
 
     def _out_of_order(self, unit: _Unit, clock: datetime) -> Message:

@@ -1,18 +1,20 @@
-"""Latest state per unit, decided by event time, and its changelog encoding.
+"""Latest state per entity (unit, station), decided by event time, and its changelog encoding.
 
-An event replaces a unit's state only when it is newer: (event time, event id)
+An event replaces an entity's state only when it is newer: (event time, event id)
 greater than the current one, so the result does not depend on arrival order.
-A unit remembers the identities of its last DEDUP_WINDOW accepted events; a
+An entity remembers the identities of its last DEDUP_WINDOW accepted events; a
 redelivery of any of them is a duplicate and changes nothing.
 """
 
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import ClassVar, Generic, Protocol, Self, TypeVar
 
 import orjson
 
 from hub.ingest import ValidEvent
+from hub.reasons import WarningCode
 
 DEDUP_WINDOW = 32
 
@@ -22,6 +24,48 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"
     STALE = "stale"
     DEAD_LETTERED = "dead_lettered"
+
+
+class State(Protocol):
+    @property
+    def key(self) -> str: ...
+
+    def to_json(self) -> bytes: ...
+
+
+class Store(Protocol):
+    """A family's states: what the worker applies events to and writes to the changelog."""
+
+    def warning(self, department: str, event: ValidEvent) -> WarningCode | None:
+        """What an accepted event deserves a warning for, asked before apply."""
+
+    def apply(self, department: str, event: ValidEvent) -> Outcome: ...
+
+    def take_changes(self) -> list[State]: ...
+
+    def restore(self, raw: bytes) -> None: ...
+
+    def __len__(self) -> int: ...
+
+
+class LatestState(Protocol):
+    key: str
+    observed_at: datetime
+    event_id: str
+    recent_events: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def from_event(
+        cls, department: str, event: ValidEvent, recent: tuple[tuple[str, str], ...]
+    ) -> Self: ...
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> Self: ...
+
+    def to_json(self) -> bytes: ...
+
+
+S = TypeVar("S", bound=LatestState)
 
 
 # Not frozen: a frozen dataclass's __init__ costs several times more, on the hot path.
@@ -46,7 +90,29 @@ class UnitState:
 
     @property
     def key(self) -> str:
-        return unit_key(self.department, self.unit_id, self.mode)
+        return entity_key(self.department, self.unit_id, self.mode)
+
+    @classmethod
+    def from_event(
+        cls, department: str, event: ValidEvent, recent: tuple[tuple[str, str], ...]
+    ) -> "UnitState":
+        data = event.data
+        position = data.position
+        return cls(
+            mode=event.mode,
+            department=department,
+            unit_id=event.entity_id,
+            unit_type=data.unit_type,
+            status=data.status,
+            station_id=data.station_id,
+            crew=data.crew,
+            capabilities=tuple(data.capabilities),
+            position=(position.lat, position.lon) if position else None,
+            incident_id=data.incident_id,
+            observed_at=event.event_time,
+            event_id=event.id,
+            recent_events=recent,
+        )
 
     def to_json(self) -> bytes:
         return orjson.dumps(
@@ -88,21 +154,29 @@ class UnitState:
         )
 
 
-def unit_key(department: str, unit_id: str, mode: str = "actual") -> str:
-    """'pirkanmaa/RPI487' for real units; exercise and test ones are prefixed by their mode."""
-    return f"{department}/{unit_id}" if mode == "actual" else f"{mode}:{department}/{unit_id}"
+def entity_key(department: str, entity_id: str, mode: str = "actual") -> str:
+    """'pirkanmaa/RPI487' for real entities; exercise and test ones are prefixed by their mode."""
+    return f"{department}/{entity_id}" if mode == "actual" else f"{mode}:{department}/{entity_id}"
 
 
-class UnitStore:
-    """The units' latest states, plus the keys changed since the last take_changes()."""
+class LatestStore(Generic[S]):
+    """Each entity's latest state, plus the keys changed since the last take_changes()."""
+
+    state_class: ClassVar[type]
 
     def __init__(self) -> None:
-        self.units: dict[str, UnitState] = {}
+        self.states: dict[str, S] = {}
         self._changed: set[str] = set()
 
+    def __len__(self) -> int:
+        return len(self.states)
+
+    def warning(self, department: str, event: ValidEvent) -> WarningCode | None:
+        return None
+
     def apply(self, department: str, event: ValidEvent) -> Outcome:
-        key = unit_key(department, event.entity_id, event.mode)
-        current = self.units.get(key)
+        key = entity_key(department, event.entity_id, event.mode)
+        current = self.states.get(key)
         identity = (event.id, event.source)
         recent: tuple[tuple[str, str], ...] = ()
         if current is not None:
@@ -111,42 +185,34 @@ class UnitStore:
             if (event.event_time, event.id) <= (current.observed_at, current.event_id):
                 return Outcome.STALE
             recent = current.recent_events[-(DEDUP_WINDOW - 1) :]
-        data = event.data
-        position = data.position
-        self.units[key] = UnitState(
-            mode=event.mode,
-            department=department,
-            unit_id=event.entity_id,
-            unit_type=data.unit_type,
-            status=data.status,
-            station_id=data.station_id,
-            crew=data.crew,
-            capabilities=tuple(data.capabilities),
-            position=(position.lat, position.lon) if position else None,
-            incident_id=data.incident_id,
-            observed_at=event.event_time,
-            event_id=event.id,
-            recent_events=(*recent, identity),
-        )
+        self.states[key] = self.state_class.from_event(department, event, (*recent, identity))
         self._changed.add(key)
         return Outcome.ACCEPTED
 
-    def take_changes(self) -> list[UnitState]:
+    def take_changes(self) -> list[S]:
         """States changed since the last call: what the changelog must be told."""
-        changed = [self.units[key] for key in self._changed]
+        changed = [self.states[key] for key in self._changed]
         self._changed.clear()
         return changed
 
     def restore(self, raw: bytes) -> None:
-        """Take a changelog record unless the unit's state here is newer.
+        """Take a changelog record unless the entity's state here is newer.
 
         The changelog is read in order, but after a partition moves, a late write
         of its previous owner may follow the new owner's: newest still wins.
         """
-        state = UnitState.from_json(raw)
-        current = self.units.get(state.key)
+        state = self.state_class.from_json(raw)
+        current = self.states.get(state.key)
         if current is None or (state.observed_at, state.event_id) > (
             current.observed_at,
             current.event_id,
         ):
-            self.units[state.key] = state
+            self.states[state.key] = state
+
+
+class UnitStore(LatestStore[UnitState]):
+    state_class = UnitState
+
+    @property
+    def units(self) -> dict[str, UnitState]:
+        return self.states

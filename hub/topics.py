@@ -13,8 +13,6 @@ DEAD_LETTER = "hub.dead-letter"
 CAPABILITY = "national.capability"
 # Any record here asks for a capability snapshot now, besides the fixed cadence.
 SNAPSHOT_REQUESTS = "hub.snapshot-requests"
-# Compacted: the latest state of every unit, so a restarted worker need not replay inputs.
-UNIT_STATE = "hub.state.unit-status"
 
 
 def input_topic(department: str, family: str) -> str:
@@ -23,6 +21,12 @@ def input_topic(department: str, family: str) -> str:
 
 def feedback_topic(department: str) -> str:
     return f"feedback.{department}"
+
+
+def state_topic(family: str) -> str:
+    """Compacted: the latest state of each unit, incident or station, so that a restarted
+    worker need not replay inputs."""
+    return f"hub.state.{family}"
 
 
 async def ensure_topics(admin: AIOKafkaAdminClient, topics: list[NewTopic]) -> list[str]:
@@ -67,6 +71,9 @@ def hub_topics(departments: list[str], partitions: int, replicas: int) -> list[N
         # One partition: one ordered snapshot stream whose last record is the latest.
         NewTopic(CAPABILITY, 1, replicas),
         NewTopic(SNAPSHOT_REQUESTS, 1, replicas),
-        NewTopic(UNIT_STATE, 1, replicas, topic_configs={"cleanup.policy": "compact"}),
+    ]
+    topics += [
+        NewTopic(state_topic(family), 1, replicas, topic_configs={"cleanup.policy": "compact"})
+        for family in FAMILIES
     ]
     return topics

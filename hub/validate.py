@@ -92,9 +92,7 @@ def run_validate(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    validator = Validator(
-        registry.codes, settings.max_message_bytes, settings.max_clock_skew_seconds
-    )
+    validator = Validator(registry, settings.max_message_bytes, settings.max_clock_skew_seconds)
     now = datetime.now(UTC)
     results = []
     try:

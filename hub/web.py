@@ -7,13 +7,13 @@ from faust.web import Request, Response, View
 from prometheus_client import generate_latest
 
 from hub.registry import Registry
-from hub.worker import UnitStatusWorker
+from hub.worker import HubWorker
 
 # Prometheus text format 0.0.4 (UTF-8 by definition); aiohttp refuses a charset parameter here.
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
 
 
-def add_routes(app: faust.App, worker: UnitStatusWorker, registry: Registry) -> None:
+def add_routes(app: faust.App, worker: HubWorker, registry: Registry) -> None:
     @app.page("/healthz")
     async def healthz(web: View, request: Request) -> Response:
         return web.json({"status": "ok"})

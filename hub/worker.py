@@ -1,11 +1,11 @@
-"""The unit-status worker: consume in batches, decide outcomes, write side outputs, commit.
+"""The hub worker: consume every family in batches, decide outcomes, write side outputs, commit.
 
 The loop is plain aiokafka `getmany`, not a Faust agent: per-event stream
 iteration costs more CPU than the validation itself (README, "Design"). The
 order within one batch is what makes the outcome at-least-once and idempotent:
 
 1. decide every record's outcome (hub.process, pure);
-2. produce dead letters, feedback and the changed unit states, and wait for acks;
+2. produce dead letters, feedback and the changed states, and wait for acks;
 3. only then commit the batch's offsets.
 
 A crash between 2 and 3 replays the batch: its events are then duplicates of
@@ -28,31 +28,45 @@ from mode import Service
 from hub import topics
 from hub.aggregate import STATUS_CLASS, snapshot
 from hub.families import FAMILIES, Family
+from hub.incident_state import IncidentStore
 from hub.ingest import Validator
 from hub.metrics import HubMetrics
-from hub.process import BatchResult, DeadLetter, process_batch
+from hub.process import BatchResult, DeadLetter, Warned, process_batch
+from hub.readiness_state import ReadinessStore
+from hub.reasons import WarningCode
 from hub.registry import Registry
 from hub.settings import HubSettings
-from hub.state import UnitState, UnitStore
+from hub.state import State, Store, UnitStore
 
 log = logging.getLogger(__name__)
 
 FEEDBACK_SCHEMA = "fi.pelastus.feedback.v1"
+WARNING_MESSAGES = {
+    WarningCode.INCIDENT_NOT_OPENED: "incident '{entity}' has no opened event at the hub yet; "
+    "this event is kept and joins the incident when its opened event arrives",
+}
+WARNING_POINTERS = {WarningCode.INCIDENT_NOT_OPENED: "/data/incident_id"}
 
 
-class UnitStatusWorker(Service):
+class HubWorker(Service):
     def __init__(self, settings: HubSettings, registry: Registry, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.settings = settings
         self.registry = registry
         self.metrics = HubMetrics()
-        self.store = UnitStore()
+        self.units = UnitStore()
+        self.stores: dict[str, Store] = {
+            "unit-status": self.units,
+            "incident": IncidentStore(),
+            "readiness": ReadinessStore(),
+        }
         self.validator = Validator(
-            registry.codes, settings.max_message_bytes, settings.max_clock_skew_seconds
+            registry, settings.max_message_bytes, settings.max_clock_skew_seconds
         )
-        family = FAMILIES["unit-status"]
         self.routes: dict[str, tuple[str, Family]] = {
-            topic: (code, family) for topic, code in registry.input_topics(family.name).items()
+            topic: (code, family)
+            for family in FAMILIES.values()
+            for topic, code in registry.input_topics(family.name).items()
         }
         self.sequence = 0
         self.latest_snapshot: dict[str, Any] | None = None
@@ -61,7 +75,7 @@ class UnitStatusWorker(Service):
         # Set by the rebalance listener; the consume loop reads the changelog's news
         # before its next batch, so no batch and no catch-up ever interleave.
         self.catch_up_needed = False
-        self._state_position = 0
+        self._state_positions = dict.fromkeys(self.stores, 0)
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._reader: AIOKafkaConsumer | None = None
@@ -99,7 +113,8 @@ class UnitStatusWorker(Service):
         await self._catch_up_state()
         self.sequence = await self._last_sequence()
         self.restored = True
-        log.info("restored %d units; snapshot sequence %d", len(self.store.units), self.sequence)
+        restored = ", ".join(f"{len(store)} {family}" for family, store in self.stores.items())
+        log.info("restored states (%s); snapshot sequence %d", restored, self.sequence)
         self._consumer = AIOKafkaConsumer(
             **options,
             group_id=self.settings.group_id,
@@ -117,16 +132,17 @@ class UnitStatusWorker(Service):
                 await client.stop()
 
     async def _catch_up_state(self) -> None:
-        """Read the state changelog from where this worker last stopped reading to its end.
+        """Read the state changelogs from where this worker last stopped reading to their end.
 
         On assignment this picks up what another worker wrote for partitions that
         move here: that worker produced its changelog before committing offsets.
         """
-        partition = TopicPartition(topics.UNIT_STATE, 0)
-        async for record in self._read(partition, self._state_position):
-            if record.value is not None:
-                self.store.restore(record.value)
-            self._state_position = record.offset + 1
+        for family, store in self.stores.items():
+            partition = TopicPartition(topics.state_topic(family), 0)
+            async for record in self._read(partition, self._state_positions[family]):
+                if record.value is not None:
+                    store.restore(record.value)
+                self._state_positions[family] = record.offset + 1
 
     async def _last_sequence(self) -> int:
         partition = TopicPartition(topics.CAPABILITY, 0)
@@ -183,8 +199,8 @@ class UnitStatusWorker(Service):
         started = time.perf_counter()
         now = datetime.now(UTC)
         records = [record for partition_records in batches.values() for record in partition_records]
-        result = process_batch(records, self.routes, self.validator, self.store, now)
-        await self._write_side_outputs(result, self.store.take_changes())
+        result = process_batch(records, self.routes, self.validator, self.stores, now)
+        await self._write_side_outputs(result)
         assert self._consumer is not None
         try:
             await self._consumer.commit(
@@ -197,22 +213,33 @@ class UnitStatusWorker(Service):
         self.metrics.record_batch(result, now, time.perf_counter() - started)
         return result
 
-    async def _write_side_outputs(self, result: BatchResult, changed: list[UnitState]) -> None:
+    async def _write_side_outputs(self, result: BatchResult) -> None:
         assert self._producer is not None
         producer = self._producer
         pending = [await self._dead_letter(producer, letter) for letter in result.dead_letters]
         pending += [await self._feedback(producer, letter) for letter in result.dead_letters]
+        pending += [await self._warning(producer, warned) for warned in result.warnings]
+        for family, store in self.stores.items():
+            pending += await self._changelog(producer, family, store.take_changes())
+        if pending:
+            await asyncio.gather(*pending)
+
+    async def _changelog(
+        self, producer: AIOKafkaProducer, family: str, changed: list[State]
+    ) -> list[Any]:
+        """Send changed states in as few batches as fit; the futures of their acks."""
+        pending = []
+        topic = topics.state_topic(family)
         batch = producer.create_batch()
         for state in changed:
             key, value = state.key.encode(), state.to_json()
             if batch.append(key=key, value=value, timestamp=None) is None:
-                pending.append(await producer.send_batch(batch, topics.UNIT_STATE, partition=0))
+                pending.append(await producer.send_batch(batch, topic, partition=0))
                 batch = producer.create_batch()
                 batch.append(key=key, value=value, timestamp=None)
         if batch.record_count():
-            pending.append(await producer.send_batch(batch, topics.UNIT_STATE, partition=0))
-        if pending:
-            await asyncio.gather(*pending)
+            pending.append(await producer.send_batch(batch, topic, partition=0))
+        return pending
 
     async def _dead_letter(self, producer: AIOKafkaProducer, letter: DeadLetter) -> Any:
         record, rejection = letter.record, letter.rejection
@@ -230,23 +257,47 @@ class UnitStatusWorker(Service):
         )
 
     async def _feedback(self, producer: AIOKafkaProducer, letter: DeadLetter) -> Any:
-        record, rejection = letter.record, letter.rejection
+        rejection = letter.rejection
+        return await self._tell(
+            producer,
+            letter.department,
+            letter.record,
+            severity="error",
+            outcome="dead_lettered",
+            reason=rejection.reason,
+            message=rejection.message,
+            pointer=rejection.pointer,
+            event_id=rejection.event_id,
+        )
+
+    async def _warning(self, producer: AIOKafkaProducer, warned: Warned) -> Any:
+        return await self._tell(
+            producer,
+            warned.department,
+            warned.record,
+            severity="warning",
+            outcome="accepted",
+            reason=warned.code,
+            message=WARNING_MESSAGES[warned.code].format(entity=warned.event.entity_id),
+            pointer=WARNING_POINTERS[warned.code],
+            event_id=warned.event.id,
+        )
+
+    async def _tell(
+        self, producer: AIOKafkaProducer, department: str, record: Any, **about: Any
+    ) -> Any:
+        """One feedback record to the department about one of its input records."""
         value = orjson.dumps(
             {
                 "schema": FEEDBACK_SCHEMA,
-                "reason": rejection.reason,
-                "message": rejection.message,
-                "pointer": rejection.pointer,
-                "event_id": rejection.event_id,
+                **about,
                 "topic": record.topic,
                 "partition": record.partition,
                 "offset": record.offset,
                 "hub_time": datetime.now(UTC).isoformat(),
             }
         )
-        return await producer.send(
-            topics.feedback_topic(letter.department), value=value, key=record.key
-        )
+        return await producer.send(topics.feedback_topic(department), value=value, key=record.key)
 
     async def publish_snapshot(self) -> dict[str, Any]:
         """Build, publish and remember the next capability snapshot."""
@@ -254,7 +305,7 @@ class UnitStatusWorker(Service):
         now = datetime.now(UTC)
         # Numbered before the first await: the timer and a request may overlap here.
         self.sequence += 1
-        document = snapshot(self.store.units.values(), self.registry.codes, self.sequence, now)
+        document = snapshot(self.units.units.values(), self.registry.codes, self.sequence, now)
         await (
             await self._producer.send(
                 topics.CAPABILITY, value=orjson.dumps(document), key=b"national"
@@ -284,7 +335,7 @@ class UnitStatusWorker(Service):
 
 
 class _Assignment(ConsumerRebalanceListener):
-    def __init__(self, worker: UnitStatusWorker) -> None:
+    def __init__(self, worker: HubWorker) -> None:
         self.worker = worker
 
     async def on_partitions_revoked(self, revoked: Any) -> None:

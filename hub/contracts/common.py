@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, ConfigDict, StringConstraints
+from pydantic_core import PydanticCustomError
 
 # Closed content model, and no coercion: "4" is not a crew count.
 MESSAGE_CONFIG = ConfigDict(extra="forbid", strict=True, frozen=True)
@@ -45,3 +46,19 @@ def _integral_float_to_int(value: Any) -> Any:
 Timestamp = Annotated[datetime, BeforeValidator(_parse_timestamp)]
 JsonInt = BeforeValidator(_integral_float_to_int)
 DepartmentCode = Annotated[str, StringConstraints(pattern=r"^[a-z]+(-[a-z]+)*$", max_length=40)]
+UnitId = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9]{2,15}$")]
+StationId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")]
+IncidentId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+
+
+def required_for(field: str, when: str) -> PydanticCustomError:
+    """A conditional requirement's error; ctx names the field, for the error's JSON pointer."""
+    return PydanticCustomError(
+        "missing", "Field required when {when}", {"field": field, "when": when}
+    )
+
+
+def not_allowed_for(field: str, when: str) -> PydanticCustomError:
+    return PydanticCustomError(
+        "extra_forbidden", "Field not allowed when {when}", {"field": field, "when": when}
+    )

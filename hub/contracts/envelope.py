@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from hub.contracts.common import JsonInt, Timestamp
+from hub.contracts.incident import IncidentV1
+from hub.contracts.readiness import ReadinessV1
 from hub.contracts.unit_status import UnitStatusV1
 
 EventMode = Literal["actual", "exercise", "test"]
@@ -40,11 +42,22 @@ class Envelope(BaseModel):
     mode: EventMode = "actual"
 
 
-class UnitStatusEvent(Envelope):
-    """A whole unit-status v1 event; one parse validates envelope and data together."""
+# Whole events of each family's newest major version: one parse validates envelope and data.
 
+
+class UnitStatusEvent(Envelope):
     type: Literal["fi.pelastus.unit-status.v1"]
     data: UnitStatusV1
+
+
+class IncidentEvent(Envelope):
+    type: Literal["fi.pelastus.incident.v1"]
+    data: IncidentV1
+
+
+class ReadinessEvent(Envelope):
+    type: Literal["fi.pelastus.readiness.v1"]
+    data: ReadinessV1
 
 
 def parse_type(value: str) -> tuple[str, int] | None:

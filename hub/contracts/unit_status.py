@@ -4,7 +4,15 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
-from hub.contracts.common import MESSAGE_CONFIG, DepartmentCode, JsonInt, Timestamp
+from hub.contracts.common import (
+    MESSAGE_CONFIG,
+    DepartmentCode,
+    IncidentId,
+    JsonInt,
+    StationId,
+    Timestamp,
+    UnitId,
+)
 
 UnitType = Literal[
     "rescue_unit",
@@ -51,14 +59,12 @@ class UnitStatusV1(BaseModel):
     model_config = MESSAGE_CONFIG
 
     department: DepartmentCode
-    unit_id: Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9]{2,15}$")]
+    unit_id: UnitId
     unit_type: UnitType
     status: UnitStatus
-    station_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")]
+    station_id: StationId
     crew: Annotated[int, JsonInt, Field(ge=0, le=30)]
     capabilities: Annotated[list[Capability], Field(max_length=32), AfterValidator(_unique)]
     position: Position | None = None
-    incident_id: (
-        Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")] | None
-    ) = None
+    incident_id: IncidentId | None = None
     observed_at: Timestamp

@@ -20,6 +20,26 @@ def event(**data_changes: Any) -> dict[str, Any]:
     return document
 
 
-def record(document: Any, key: bytes | None = b"RPI487", department: str = "pirkanmaa") -> Record:
+def record(
+    document: Any,
+    key: bytes | None = b"RPI487",
+    department: str = "pirkanmaa",
+    family: str = "unit-status",
+) -> Record:
     value = document if isinstance(document, bytes | None) else json.dumps(document).encode()
-    return Record(f"dept.{department}.unit-status", key, value)
+    return Record(f"dept.{department}.{family}", key, value)
+
+
+def example_event(family: str, example: str, **data_changes: Any) -> dict[str, Any]:
+    """An event of any family: the envelope example around one of the family's examples."""
+    data = json.loads((SCHEMAS / family / "examples" / f"{example}.json").read_text())
+    data.update(data_changes)
+    return dict(event(), type=f"fi.pelastus.{family}.v1", data=data)
+
+
+def opened(**data_changes: Any) -> dict[str, Any]:
+    return example_event("incident", "valid-opened", **data_changes)
+
+
+def incident_record(document: Any, key: bytes | None = b"PI-2026-004512") -> Record:
+    return record(document, key, family="incident")

@@ -19,11 +19,15 @@ from jsonschema.exceptions import ValidationError as SchemaError
 from jsonschema.validators import extend
 from pydantic import ValidationError
 
-from hub.contracts.envelope import Envelope, UnitStatusEvent
-from hub.contracts.unit_status import UnitStatusV1
+from hub.contracts.envelope import Envelope
+from hub.families import FAMILIES
 from tests.unit.helpers import SCHEMAS
 
-EXAMPLES = sorted((SCHEMAS / "unit-status" / "examples").glob("*.json"))
+EXAMPLES = [
+    (family, path)
+    for family in FAMILIES
+    for path in sorted((SCHEMAS / family / "examples").glob("*.json"))
+]
 
 
 def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
@@ -40,7 +44,11 @@ def reference(path: Path) -> Any:
     return EcmaValidator(json.loads(path.read_text()), format_checker=FormatChecker())
 
 
-UNIT_STATUS = reference(SCHEMAS / "unit-status" / "v1.0.json")
+def newest_revision(family: str) -> Path:
+    return max((SCHEMAS / family).glob("v1.*.json"), key=lambda p: int(p.stem.split(".")[1]))
+
+
+REFERENCES = {family: reference(newest_revision(family)) for family in FAMILIES}
 ENVELOPE = reference(SCHEMAS / "envelope" / "v1.json")
 
 
@@ -60,23 +68,31 @@ def model_accepts_json(model: Any, instance: Any) -> bool:
     return True
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
-def test_examples_agree_and_are_named_for_their_verdict(path: Path) -> None:
+@pytest.mark.parametrize(("family", "path"), EXAMPLES, ids=lambda p: getattr(p, "name", p))
+def test_examples_agree_and_are_named_for_their_verdict(family: str, path: Path) -> None:
     instance = json.loads(path.read_text())
     expected = path.name.startswith("valid-")
-    assert UNIT_STATUS.is_valid(instance) is expected
-    assert model_accepts(UnitStatusV1, instance) is expected
-    assert model_accepts_json(UnitStatusV1, instance) is expected
+    model = FAMILIES[family].models[1]
+    assert REFERENCES[family].is_valid(instance) is expected
+    assert model_accepts(model, instance) is expected
+    assert model_accepts_json(model, instance) is expected
 
 
-def test_there_are_valid_and_invalid_examples() -> None:
-    names = [p.name for p in EXAMPLES]
-    assert sum(n.startswith("valid-") for n in names) >= 3
-    assert sum(n.startswith("invalid-") for n in names) >= 8
+@pytest.mark.parametrize("family", FAMILIES)
+def test_there_are_valid_and_invalid_examples(family: str) -> None:
+    names = [p.name for f, p in EXAMPLES if f == family]
+    assert sum(n.startswith("valid-") for n in names) >= 2
+    assert sum(n.startswith("invalid-") for n in names) >= 5
 
 
-VALID = [json.loads(p.read_text()) for p in EXAMPLES if p.name.startswith("valid-")]
-FIELDS = sorted(json.loads((SCHEMAS / "unit-status" / "v1.0.json").read_text())["properties"])
+VALID = {
+    family: [json.loads(p.read_text()) for f, p in EXAMPLES if f == family and "/valid-" in str(p)]
+    for family in FAMILIES
+}
+FIELDS = {
+    family: sorted(json.loads(newest_revision(family).read_text())["properties"])
+    for family in FAMILIES
+}
 
 scalars = st.one_of(
     st.none(),
@@ -112,6 +128,24 @@ scalars = st.one_of(
             "2026-11-28T07:45:12+02:00\n",
             "2026-11-28T07:45:12z",
             "٢٠٢٦-11-28T07:45:12Z",
+            # incident and readiness
+            "opened",
+            "unit_dispatched",
+            "unit_on_scene",
+            "closed",
+            "reopened",
+            "building_fire",
+            "automatic_fire_alarm",
+            "A",
+            "E",
+            "a",
+            "I",
+            "IV",
+            "V",
+            "837",
+            "37",
+            "0837",
+            "PI-2026-004512",
         ]
     ),
 )
@@ -119,18 +153,22 @@ values = st.recursive(
     scalars,
     lambda inner: st.one_of(
         st.lists(inner, max_size=4),
-        st.dictionaries(st.sampled_from(["lat", "lon", "x"]), inner, max_size=3),
+        st.dictionaries(
+            st.sampled_from(["lat", "lon", "x", "firefighters", "officers", "ems"]),
+            inner,
+            max_size=3,
+        ),
     ),
     max_leaves=6,
 )
 
 
 @st.composite
-def mutated_unit_status(draw: st.DrawFn) -> dict[str, Any]:
-    instance = dict(draw(st.sampled_from(VALID)))
+def mutated(draw: st.DrawFn, family: str) -> dict[str, Any]:
+    instance = dict(draw(st.sampled_from(VALID[family])))
     for _ in range(draw(st.integers(min_value=1, max_value=3))):
         action = draw(st.sampled_from(["replace", "delete", "add"]))
-        field = draw(st.sampled_from(FIELDS))
+        field = draw(st.sampled_from(FIELDS[family]))
         if action == "replace":
             instance[field] = draw(values)
         elif action == "delete":
@@ -140,12 +178,15 @@ def mutated_unit_status(draw: st.DrawFn) -> dict[str, Any]:
     return instance
 
 
-@settings(max_examples=1500, deadline=None)
-@given(mutated_unit_status())
-def test_generated_unit_status_cases_agree(instance: dict[str, Any]) -> None:
-    expected = UNIT_STATUS.is_valid(instance)
-    assert model_accepts(UnitStatusV1, instance) is expected
-    assert model_accepts_json(UnitStatusV1, instance) is expected
+@pytest.mark.parametrize("family", FAMILIES)
+@settings(max_examples=1000, deadline=None)
+@given(data=st.data())
+def test_generated_cases_agree(family: str, data: st.DataObject) -> None:
+    instance = data.draw(mutated(family))
+    expected = REFERENCES[family].is_valid(instance)
+    model = FAMILIES[family].models[1]
+    assert model_accepts(model, instance) is expected
+    assert model_accepts_json(model, instance) is expected
 
 
 ENVELOPE_EXAMPLE = json.loads(
@@ -169,16 +210,19 @@ def test_generated_envelope_attributes_agree(attribute: str, value: Any, delete:
     expected = (
         ENVELOPE.is_valid(event)
         and event["type"] == "fi.pelastus.unit-status.v1"
-        and UNIT_STATUS.is_valid(event["data"])
+        and REFERENCES["unit-status"].is_valid(event["data"])
     )
-    assert model_accepts_json(UnitStatusEvent, event) is expected
+    assert model_accepts_json(FAMILIES["unit-status"].event_model, event) is expected
 
 
-@settings(max_examples=500, deadline=None)
-@given(mutated_unit_status())
-def test_fast_path_agrees_on_generated_data(data: dict[str, Any]) -> None:
-    event = dict(ENVELOPE_EXAMPLE, data=data)
-    assert model_accepts_json(UnitStatusEvent, event) is UNIT_STATUS.is_valid(data)
+@pytest.mark.parametrize("family", FAMILIES)
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_fast_path_agrees_on_generated_data(family: str, data: st.DataObject) -> None:
+    instance = data.draw(mutated(family))
+    event = dict(ENVELOPE_EXAMPLE, type=f"fi.pelastus.{family}.v1", data=instance)
+    expected = REFERENCES[family].is_valid(instance)
+    assert model_accepts_json(FAMILIES[family].event_model, event) is expected
 
 
 def test_envelope_example_is_valid() -> None:

@@ -2,13 +2,22 @@ import json
 
 import pytest
 
-from hub.families import UNIT_STATUS
+from hub.families import INCIDENT, READINESS, UNIT_STATUS
 from hub.ingest import MAX_MESSAGE_CHARS, Rejection, Validator, ValidEvent
 from hub.reasons import Reason
 from hub.registry import Registry
-from tests.unit.helpers import NOW, SCHEMAS, Record, event, record
+from tests.unit.helpers import (
+    NOW,
+    SCHEMAS,
+    Record,
+    event,
+    example_event,
+    incident_record,
+    opened,
+    record,
+)
 
-VALIDATOR = Validator(Registry.load(SCHEMAS).codes, 4096, 300)
+VALIDATOR = Validator(Registry.load(SCHEMAS), 4096, 300)
 
 
 def check(rec: Record, department: str = "pirkanmaa") -> ValidEvent | Rejection:
@@ -104,10 +113,142 @@ def test_bad_input_gets_its_reason_and_a_message_naming_the_field(case: str) -> 
     assert words in result.message
 
 
+def check_incident(rec: Record) -> ValidEvent | Rejection:
+    return VALIDATOR.validate(rec, "pirkanmaa", INCIDENT, NOW)
+
+
+# (record, reason, pointer, words in the message): each new field's violations name it.
+BAD_INCIDENT = {
+    "unit event without unit_id": (
+        incident_record(
+            example_event("incident", "valid-unit-on-scene", event="unit_dispatched", unit_id=None)
+        ),
+        Reason.SCHEMA_INVALID,
+        "/data/unit_id",
+        "/data/unit_id: Input should be a valid string",
+    ),
+    "unit_id left out of a unit event": (
+        incident_record(
+            {
+                **opened(),
+                "data": {
+                    k: v
+                    for k, v in example_event("incident", "valid-unit-on-scene")["data"].items()
+                    if k != "unit_id"
+                },
+            }
+        ),
+        Reason.SCHEMA_INVALID,
+        "/data/unit_id",
+        "/data/unit_id: Field required when event is unit_on_scene",
+    ),
+    "unit_id on opened": (
+        incident_record(opened(unit_id="RPI487")),
+        Reason.SCHEMA_INVALID,
+        "/data/unit_id",
+        "Field not allowed when event is opened",
+    ),
+    "opened without urgency": (
+        incident_record(
+            {**opened(), "data": {k: v for k, v in opened()["data"].items() if k != "urgency"}}
+        ),
+        Reason.SCHEMA_INVALID,
+        "/data/urgency",
+        "/data/urgency: Field required when event is opened",
+    ),
+    "urgency E": (
+        incident_record(opened(urgency="E")),
+        Reason.SCHEMA_INVALID,
+        "/data/urgency",
+        "'A', 'B', 'C' or 'D'",
+    ),
+    "risk class V": (
+        incident_record(opened(risk_class="V")),
+        Reason.SCHEMA_INVALID,
+        "/data/risk_class",
+        "'I', 'II', 'III' or 'IV'",
+    ),
+    "municipality not 3 digits": (
+        incident_record(opened(municipality_code="91")),
+        Reason.SCHEMA_INVALID,
+        "/data/municipality_code",
+        "pattern",
+    ),
+    "unknown municipality": (
+        incident_record(opened(municipality_code="999")),
+        Reason.MUNICIPALITY_UNKNOWN,
+        "/data/municipality_code",
+        "'999' is not in the municipality list",
+    ),
+    "merged municipality": (  # Pertunmaa joined Mäntyharju on 1.1.2025
+        incident_record(opened(municipality_code="588")),
+        Reason.MUNICIPALITY_UNKNOWN,
+        "/data/municipality_code",
+        "use 199",
+    ),
+    "key is not the incident": (
+        incident_record(opened(), key=b"RPI487"),
+        Reason.KEY_MISMATCH,
+        None,
+        "/data/incident_id 'PI-2026-004512'",
+    ),
+    "future": (
+        incident_record(opened(occurred_at="2026-11-28T09:00:00Z")),
+        Reason.EVENT_TIME_IN_FUTURE,
+        "/data/occurred_at",
+        "ahead of the hub's clock",
+    ),
+    "unit-status event on the incident topic": (
+        incident_record(event(), key=b"RPI487"),
+        Reason.TYPE_FAMILY_MISMATCH,
+        "/type",
+        "carries incident events",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INCIDENT))
+def test_bad_incident_gets_its_reason_and_names_the_field(case: str) -> None:
+    rec, reason, pointer, words = BAD_INCIDENT[case]
+    result = check_incident(rec)
+    assert isinstance(result, Rejection)
+    assert (result.reason, result.pointer) == (reason, pointer)
+    assert words in result.message
+
+
+def test_incident_events_and_pseudo_municipalities_are_valid() -> None:
+    for example in ("valid-opened", "valid-unit-on-scene", "valid-closed"):
+        result = check_incident(incident_record(example_event("incident", example)))
+        assert isinstance(result, ValidEvent), example
+    for code in ("199", "200", "091", "837"):  # unknown, abroad, Helsinki, Tampere
+        assert isinstance(
+            check_incident(incident_record(opened(municipality_code=code))), ValidEvent
+        )
+
+
+def test_readiness_is_keyed_by_station() -> None:
+    document = example_event("readiness", "valid-career-station")
+    good = VALIDATOR.validate(
+        record(document, b"PI-4", family="readiness"), "pirkanmaa", READINESS, NOW
+    )
+    assert isinstance(good, ValidEvent) and good.entity_id == "PI-4"
+    bad = VALIDATOR.validate(
+        record(
+            example_event("readiness", "valid-career-station", on_duty={"firefighters": 1}),
+            b"PI-4",
+            family="readiness",
+        ),
+        "pirkanmaa",
+        READINESS,
+        NOW,
+    )
+    assert isinstance(bad, Rejection) and bad.pointer == "/data/on_duty/officers"
+
+
 def test_every_reason_is_covered() -> None:
     covered = {reason for _, reason, _ in BAD.values()}
-    # type_family_mismatch needs a second family to be reachable.
-    assert covered | {Reason.TYPE_FAMILY_MISMATCH} == set(Reason)
+    covered |= {reason for _, reason, _, _ in BAD_INCIDENT.values()}
+    assert covered == set(Reason)
 
 
 # Records breaking several rules get the first reason in the documented order.

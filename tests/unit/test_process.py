@@ -30,8 +30,8 @@ def test_every_record_gets_exactly_one_outcome() -> None:
         ),
     ]
     store = UnitStore()
-    validator = Validator(REGISTRY.codes, 1 << 20, 300)
-    result = process_batch(records, ROUTES, validator, store, NOW)
+    validator = Validator(REGISTRY, 1 << 20, 300)
+    result = process_batch(records, ROUTES, validator, {"unit-status": store}, NOW)
     assert result.consumed == len(records)
     assert result.outcomes == {
         ("pirkanmaa", "unit-status", Outcome.ACCEPTED): 2,
@@ -48,3 +48,45 @@ def test_every_record_gets_exactly_one_outcome() -> None:
     assert store.units["pirkanmaa/RPI487"].status == "dispatched"
     assert set(result.newest) == {"pirkanmaa", "lappi"}
     assert result.newest["pirkanmaa"].isoformat() == "2026-11-28T07:50:00+02:00"
+
+
+def test_families_share_a_batch_and_warnings_are_no_outcome() -> None:
+    from hub.families import FAMILIES
+    from hub.incident_state import IncidentStore
+    from hub.readiness_state import ReadinessStore
+    from hub.reasons import WarningCode
+    from tests.unit.helpers import example_event, incident_record, opened
+
+    routes = {
+        topic: (code, family)
+        for family in FAMILIES.values()
+        for topic, code in REGISTRY.input_topics(family.name).items()
+    }
+    on_scene = example_event("incident", "valid-unit-on-scene")
+    records = [
+        record(event()),
+        incident_record(dict(on_scene, id="i2")),  # before its opened: accepted, warned
+        incident_record(dict(on_scene, id="i2")),  # redelivered: a duplicate, not warned again
+        incident_record(dict(opened(), id="i1")),
+        incident_record(dict(opened(municipality_code="000"), id="i3")),
+        record(example_event("readiness", "valid-career-station"), b"PI-4", family="readiness"),
+    ]
+    stores = {
+        "unit-status": UnitStore(),
+        "incident": IncidentStore(),
+        "readiness": ReadinessStore(),
+    }
+    validator = Validator(REGISTRY, 1 << 20, 300)
+    result = process_batch(records, routes, validator, stores, NOW)
+    assert result.outcomes == {
+        ("pirkanmaa", "unit-status", Outcome.ACCEPTED): 1,
+        ("pirkanmaa", "incident", Outcome.ACCEPTED): 2,
+        ("pirkanmaa", "incident", Outcome.DUPLICATE): 1,
+        ("pirkanmaa", "incident", Outcome.DEAD_LETTERED): 1,
+        ("pirkanmaa", "readiness", Outcome.ACCEPTED): 1,
+    }
+    assert [(w.family, w.code, w.event.id) for w in result.warnings] == [
+        ("incident", WarningCode.INCIDENT_NOT_OPENED, "i2")
+    ]
+    assert [d.rejection.reason for d in result.dead_letters] == [Reason.MUNICIPALITY_UNKNOWN]
+    assert stores["incident"].incidents["pirkanmaa/PI-2026-004512"].status == "open"

@@ -47,7 +47,7 @@ def publisher(**options: Any) -> Publisher:
 
 def hub_accepts(topic: str, key: bytes | None, value: bytes, headers: list) -> ValidEvent:
     """What the hub itself makes of the record, as it would consume it."""
-    validator = Validator(REGISTRY.codes, SETTINGS.max_message_bytes, 300)
+    validator = Validator(REGISTRY, SETTINGS.max_message_bytes, 300)
     result = validator.validate(
         Record(topic, key, value, tuple(headers)), "pirkanmaa", UNIT_STATUS, datetime.now(UTC)
     )
@@ -194,7 +194,7 @@ def test_unknown_department_is_refused_at_construction() -> None:
 
 
 def test_unknown_family_and_mode_are_refused() -> None:
-    with pytest.raises(ValueError, match="unknown family 'vehicle-position'; known: unit-status"):
+    with pytest.raises(ValueError, match="unknown family 'vehicle-position'; known: incident, readiness, unit-status"):
         publisher().build("vehicle-position", unit())
     with pytest.raises(ValueError, match="content_mode must be"):
         publisher().build("unit-status", unit(), content_mode="avro")  # type: ignore[arg-type]
@@ -255,7 +255,7 @@ def test_exercise_mode_travels_in_the_envelope(content_mode) -> None:
     topic, key, value, headers = publisher().build(
         "unit-status", unit(), mode="exercise", content_mode=content_mode
     )
-    checked = Validator(REGISTRY.codes, 1 << 20, 300).validate(
+    checked = Validator(REGISTRY, 1 << 20, 300).validate(
         Record(topic, key, value, headers), "pirkanmaa", UNIT_STATUS, datetime.now(UTC)
     )
     assert checked.mode == "exercise"

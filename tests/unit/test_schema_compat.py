@@ -340,6 +340,90 @@ def test_unknown_keyword_left_unchanged_is_no_change() -> None:
     assert compare(old, evolve(update(("properties",), note={"type": "string"}), old)) == []
 
 
+INCIDENT: dict[str, Any] = json.loads(
+    (SCHEMAS / "incident" / "v1.0.json").read_text(encoding="utf-8")
+)
+OPENED_RULE = ("allOf", 0)  # opened requires incident_type, urgency and municipality_code
+UNIT_RULE = ("allOf", 1)  # unit events require unit_id, others must not carry it
+
+CONDITIONAL_BREAKING = [
+    (
+        "then requires more",
+        lambda s: at(s, (*OPENED_RULE, "then", "required")).append("risk_class"),
+        "/allOf/0/then/required",
+        "required_added",
+    ),
+    (
+        "else forbids more",
+        update((*UNIT_RULE, "else", "properties"), risk_class=False),
+        "/allOf/1/else/properties/risk_class",
+        "schema_false",
+    ),
+    (
+        "condition widened",
+        lambda s: at(s, (*OPENED_RULE, "if", "properties")).update(
+            event={"enum": ["opened", "closed"]}
+        ),
+        "/allOf/0/if",
+        "condition_changed",
+    ),
+    (
+        "allOf entry added",
+        lambda s: s["allOf"].append({"required": ["risk_class"]}),
+        "/allOf/2/required",
+        "required_added",
+    ),
+    (
+        "condition added",
+        lambda s: s["allOf"].append({"if": {"required": ["unit_id"]}, "then": {"required": ["x"]}}),
+        "/allOf/2/if",
+        "condition_changed",
+    ),
+]
+CONDITIONAL_COMPATIBLE = {
+    "identical": lambda s: None,
+    "then requires less": lambda s: at(s, (*OPENED_RULE, "then", "required")).remove("urgency"),
+    "else allows unit_id": remove((*UNIT_RULE, "else", "properties"), "unit_id"),
+    "condition dropped": lambda s: s["allOf"].pop(),
+    "optional property added": update(("properties",), grid_square={"type": "string"}),
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "pointer", "rule"),
+    [pytest.param(*c[1:], id=c[0]) for c in CONDITIONAL_BREAKING],
+)
+def test_conditional_rules_breaking(change: Change, pointer: str, rule: str) -> None:
+    issues = compare(INCIDENT, evolve(change, INCIDENT))
+    assert (pointer, rule) in [(p, r) for p, r, _ in issues], issues
+
+
+@pytest.mark.parametrize(
+    "change", CONDITIONAL_COMPATIBLE.values(), ids=CONDITIONAL_COMPATIBLE.keys()
+)
+def test_conditional_rules_compatible(change: Change) -> None:
+    assert compare(INCIDENT, evolve(change, INCIDENT)) == []
+
+
+def test_conditional_verdicts_hold_for_real_messages() -> None:
+    """What the incident schema accepts, each compatible change accepts; each breaking change
+    rejects at least one message the original accepted (the verdict is not just cautious)."""
+    examples = sorted((SCHEMAS / "incident" / "examples").glob("*.json"))
+    messages = [json.loads(path.read_text(encoding="utf-8")) for path in examples]
+    messages += [{**m, "event": event} for m in messages for event in ("opened", "closed")]
+    original = Draft202012Validator(INCIDENT)
+    accepted = [m for m in messages if original.is_valid(m)]
+    assert len(accepted) >= 4
+    for change in CONDITIONAL_COMPATIBLE.values():
+        new = Draft202012Validator(evolve(change, INCIDENT))
+        assert all(new.is_valid(m) for m in accepted)
+    for name, change, *_ in CONDITIONAL_BREAKING:
+        if name in ("condition widened", "condition added"):
+            continue  # flagged as not comparable, not because a message is known to break
+        new = Draft202012Validator(evolve(change, INCIDENT))
+        assert not all(new.is_valid(m) for m in accepted), name
+
+
 def test_compatible_verdicts_hold_for_real_messages() -> None:
     """Cross-check with the jsonschema library: what an old schema accepts, a new one it was
     found compatible with accepts too. Every change of this file on every prepared base."""

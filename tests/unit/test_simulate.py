@@ -201,9 +201,7 @@ def test_final_states_are_the_latest_valid_data(mixed: list[Message]) -> None:
 
 def test_the_hub_sees_every_message_as_its_kind(mixed: list[Message]) -> None:
     settings = HubSettings()
-    validator = Validator(
-        REGISTRY.codes, settings.max_message_bytes, settings.max_clock_skew_seconds
-    )
+    validator = Validator(REGISTRY, settings.max_message_bytes, settings.max_clock_skew_seconds)
     store = UnitStore()
     outcomes: Counter[str] = Counter()
     for i, message in enumerate(mixed):

@@ -14,7 +14,7 @@ from aiokafka.errors import CommitFailedError
 
 from hub.registry import Registry
 from hub.settings import HubSettings
-from hub.worker import UnitStatusWorker
+from hub.worker import HubWorker
 from tests.unit.helpers import SCHEMAS, event, record
 
 
@@ -68,8 +68,8 @@ class Consumer:
             raise self.error
 
 
-def worker(log: list[str], commit_error: Exception | None = None) -> UnitStatusWorker:
-    hub = UnitStatusWorker(HubSettings(), Registry.load(SCHEMAS))
+def worker(log: list[str], commit_error: Exception | None = None) -> HubWorker:
+    hub = HubWorker(HubSettings(), Registry.load(SCHEMAS))
     hub._producer = Producer(log)  # type: ignore[assignment]
     hub._consumer = Consumer(log, commit_error)  # type: ignore[assignment]
     return hub
@@ -99,7 +99,7 @@ async def test_a_failed_commit_does_not_stop_the_worker() -> None:
     hub = worker(log, CommitFailedError("rebalanced"))
     result = await hub.handle_batch(batches())
     assert result.consumed == 2
-    assert hub.store.units  # the state stands; the new owner's replay finds duplicates
+    assert hub.units.units  # the state stands; the new owner's replay finds duplicates
 
 
 async def test_overlapping_snapshots_get_distinct_growing_numbers() -> None:

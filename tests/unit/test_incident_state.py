@@ -1,0 +1,145 @@
+"""Incidents fold their events the same whatever the order, redelivery or restore."""
+
+import itertools
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hub.contracts.incident import IncidentV1
+from hub.incident_state import IncidentState, IncidentStore
+from hub.ingest import ValidEvent
+from hub.reasons import WarningCode
+from hub.state import Outcome
+
+T0 = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
+
+
+def incident_event(event_id: str, kind: str, seconds: float, **fields: Any) -> ValidEvent:
+    when = T0 + timedelta(seconds=seconds)
+    data: dict[str, Any] = {
+        "department": "pirkanmaa",
+        "incident_id": "PI-1",
+        "event": kind,
+        "occurred_at": when.isoformat(),
+        **fields,
+    }
+    if kind == "opened":
+        data = {
+            "incident_type": "building_fire",
+            "urgency": "B",
+            "municipality_code": "837",
+            **data,
+        }
+    model = IncidentV1.model_validate(data)
+    return ValidEvent("/s", event_id, model, "PI-1", when)
+
+
+LIFE = [
+    incident_event("o", "opened", 0, risk_class="II"),
+    incident_event("d1", "unit_dispatched", 30, unit_id="RPI487"),
+    incident_event("d2", "unit_dispatched", 35, unit_id="RPI488"),
+    incident_event("s1", "unit_on_scene", 400, unit_id="RPI487"),
+    incident_event("u", "unit_on_scene", 500, unit_id="RPI488", urgency="A"),  # revised
+    incident_event("c", "closed", 3600),
+]
+
+
+def summary(state: IncidentState) -> tuple:
+    return (
+        state.status,
+        state.opened,
+        {name: state.attribute(name) for name in ("incident_type", "urgency", "risk_class")},
+        state.units,
+        state.last_event_at,
+    )
+
+
+def test_a_whole_life() -> None:
+    store = IncidentStore()
+    assert [store.apply("pirkanmaa", e) for e in LIFE] == [Outcome.ACCEPTED] * len(LIFE)
+    state = store.incidents["pirkanmaa/PI-1"]
+    assert state.status == "closed"
+    assert state.opened == (T0, "o")
+    assert state.attribute("urgency") == "A"  # the newest event carrying it
+    assert state.attribute("incident_type") == "building_fire"
+    assert state.units["RPI487"] == [T0 + timedelta(seconds=30), T0 + timedelta(seconds=400)]
+
+
+def test_every_order_gives_the_same_incident() -> None:
+    expected = None
+    orders = list(itertools.permutations(LIFE))
+    for order in random.Random(7).sample(orders, 120):
+        store = IncidentStore()
+        for e in order:
+            store.apply("pirkanmaa", e)
+        got = summary(store.incidents["pirkanmaa/PI-1"])
+        expected = expected or got
+        assert got == expected
+
+
+def test_redelivery_is_a_duplicate_and_changes_nothing() -> None:
+    store = IncidentStore()
+    for e in LIFE:
+        store.apply("pirkanmaa", e)
+    before = summary(store.incidents["pirkanmaa/PI-1"])
+    store.take_changes()
+    assert store.apply("pirkanmaa", LIFE[3]) is Outcome.DUPLICATE
+    assert store.take_changes() == []
+    assert summary(store.incidents["pirkanmaa/PI-1"]) == before
+
+
+def test_earliest_arrival_and_newest_end_win() -> None:
+    store = IncidentStore()
+    store.apply("pirkanmaa", incident_event("s2", "unit_on_scene", 600, unit_id="RPI487"))
+    store.apply("pirkanmaa", incident_event("s1", "unit_on_scene", 400, unit_id="RPI487"))
+    store.apply("pirkanmaa", incident_event("x", "cancelled", 700))
+    store.apply("pirkanmaa", incident_event("c", "closed", 800))
+    state = store.incidents["pirkanmaa/PI-1"]
+    assert state.units["RPI487"] == [None, T0 + timedelta(seconds=400)]
+    assert state.status == "closed"
+
+
+def test_event_before_opened_is_kept_with_a_warning() -> None:
+    store = IncidentStore()
+    early = incident_event("s1", "unit_on_scene", 400, unit_id="RPI487")
+    assert store.warning("pirkanmaa", early) is WarningCode.INCIDENT_NOT_OPENED
+    assert store.apply("pirkanmaa", early) is Outcome.ACCEPTED
+    assert store.incidents["pirkanmaa/PI-1"].status == "unopened"
+    assert store.warning("pirkanmaa", LIFE[0]) is None  # opened itself never warns
+    store.apply("pirkanmaa", LIFE[0])
+    assert store.incidents["pirkanmaa/PI-1"].status == "open"
+    assert store.warning("pirkanmaa", LIFE[5]) is None
+
+
+def test_exercise_incident_is_apart_from_real_ones() -> None:
+    store = IncidentStore()
+    store.apply("pirkanmaa", LIFE[0])
+    drill = incident_event("dx", "unit_dispatched", 30, unit_id="RPI487")
+    drill = ValidEvent(
+        drill.source, drill.id, drill.data, drill.entity_id, drill.event_time, "exercise"
+    )
+    assert store.warning("pirkanmaa", drill) is WarningCode.INCIDENT_NOT_OPENED
+    store.apply("pirkanmaa", drill)
+    assert set(store.incidents) == {"pirkanmaa/PI-1", "exercise:pirkanmaa/PI-1"}
+    assert store.incidents["pirkanmaa/PI-1"].units == {}
+
+
+def test_changelog_round_trip_and_merge_in_any_order() -> None:
+    first, second = IncidentStore(), IncidentStore()
+    for e in LIFE[:3]:
+        first.apply("pirkanmaa", e)
+    for e in LIFE[3:]:
+        second.apply("pirkanmaa", e)
+    whole = IncidentStore()
+    for e in LIFE:
+        whole.apply("pirkanmaa", e)
+    records = [s.to_json() for s in (*first.take_changes(), *second.take_changes())]
+    for order in (records, records[::-1]):
+        restored = IncidentStore()
+        for raw in order:
+            restored.restore(raw)
+        assert summary(restored.incidents["pirkanmaa/PI-1"]) == summary(
+            whole.incidents["pirkanmaa/PI-1"]
+        )
+    once = IncidentState.from_json(whole.incidents["pirkanmaa/PI-1"].to_json())
+    assert once == whole.incidents["pirkanmaa/PI-1"]

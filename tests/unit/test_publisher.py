@@ -194,7 +194,10 @@ def test_unknown_department_is_refused_at_construction() -> None:
 
 
 def test_unknown_family_and_mode_are_refused() -> None:
-    with pytest.raises(ValueError, match="unknown family 'vehicle-position'; known: incident, readiness, unit-status"):
+    with pytest.raises(
+        ValueError,
+        match="unknown family 'vehicle-position'; known: incident, readiness, unit-status",
+    ):
         publisher().build("vehicle-position", unit())
     with pytest.raises(ValueError, match="content_mode must be"):
         publisher().build("unit-status", unit(), content_mode="avro")  # type: ignore[arg-type]

@@ -74,22 +74,28 @@ class WorkerProcess:
         status, body = self.get(path)
         return status, json.loads(body)
 
-    def records_total(self) -> dict[tuple[str, str], float]:
-        """pelastus_hub_records_total by (department, outcome)."""
+    def counter(self, name: str, by: tuple[str, ...]) -> dict[tuple[str, ...], float]:
+        """A counter's values summed by the labels named in `by`."""
         _, body = self.get("/metrics")
-        totals: dict[tuple[str, str], float] = {}
+        totals: dict[tuple[str, ...], float] = {}
         for line in body.decode().splitlines():
-            if line.startswith("pelastus_hub_records_total{"):
-                labels, value = line[len("pelastus_hub_records_total{") :].split("} ")
+            if line.startswith(name + "{"):
+                labels, value = line[len(name) + 1 :].split("} ")
                 parts = dict(item.split("=", 1) for item in labels.split(","))
-                key = (parts["department"].strip('"'), parts["outcome"].strip('"'))
+                key = tuple(parts[label].strip('"') for label in by)
                 totals[key] = totals.get(key, 0) + float(value)
         return totals
 
-    def wait_consumed(self, count: int, timeout: float = 60.0) -> dict[tuple[str, str], float]:
+    def records_total(self, by: tuple[str, ...] = ("department", "outcome")) -> dict:
+        """pelastus_hub_records_total by (department, outcome), or other labels."""
+        return self.counter("pelastus_hub_records_total", by)
+
+    def wait_consumed(
+        self, count: int, timeout: float = 60.0, by: tuple[str, ...] = ("department", "outcome")
+    ) -> dict:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            totals = self.records_total()
+            totals = self.records_total(by)
             if sum(totals.values()) >= count:
                 return totals
             time.sleep(0.2)

@@ -5,7 +5,7 @@ idempotent, so out-of-order delivery, redelivery and a restored changelog record
 all give the same incident:
 
 - the alarm time is the earliest `opened` event's occurred_at;
-- incident_type, urgency, municipality_code and risk_class come, field by field,
+- incident_type, urgency, municipality_code, risk_class and grid_square come, field by field,
   from the newest event carrying them (urgency may be revised during the task);
 - per unit, the earliest dispatch and the earliest arrival on scene;
 - the end (closed or cancelled) from the newest end event.
@@ -24,7 +24,7 @@ from hub.ingest import ValidEvent
 from hub.reasons import WarningCode
 from hub.state import DEDUP_WINDOW, Outcome, entity_key
 
-ATTRIBUTES = ("incident_type", "urgency", "municipality_code", "risk_class")
+ATTRIBUTES = ("incident_type", "urgency", "municipality_code", "risk_class", "grid_square")
 ENDS = frozenset({"closed", "cancelled"})
 
 Stamp = tuple[datetime, str]  # (occurred_at, event id): the order of events

@@ -1,4 +1,4 @@
-"""Incident, version 1: mirrors schemas/incident/v1.0.json, its newest revision.
+"""Incident, version 1: mirrors schemas/incident/v1.1.json, its newest revision.
 
 Optional fields are absent or valid, never null: the defaults are not validated,
 so None means absent, and an explicit null fails the strict type.
@@ -38,6 +38,7 @@ IncidentType = Literal[
 Urgency = Literal["A", "B", "C", "D"]
 RiskClass = Literal["I", "II", "III", "IV"]
 MunicipalityCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{3}$")]
+GridSquare = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}:[0-9]{3}$")]
 # What the alarm (opened) must say about the incident.
 OPENING_FIELDS = ("incident_type", "urgency", "municipality_code")
 
@@ -53,6 +54,7 @@ class IncidentV1(BaseModel):
     urgency: Urgency = None  # type: ignore[assignment]
     municipality_code: MunicipalityCode = None  # type: ignore[assignment]
     risk_class: RiskClass = None  # type: ignore[assignment]
+    grid_square: GridSquare = None  # type: ignore[assignment]  # since revision 1
     unit_id: UnitId = None  # type: ignore[assignment]
 
     @model_validator(mode="after")

@@ -1,7 +1,8 @@
 """Incident and readiness traffic through the worker on the real broker.
 
 Outcomes per family, the decided outcomes for bad input (dead letter or accepted
-with a warning), exercise traffic kept apart, the state changelogs, and a restart
+with a warning), exercise traffic kept apart, producers on two schema revisions, the
+state changelogs, and a restart
 that continues an incident from its restored state. A broker of its own: the
 changelogs must hold only this scenario.
 """
@@ -57,8 +58,9 @@ def incident(
         **fields,
     }
     topic = PI_INCIDENT if department == "pirkanmaa" else LA_INCIDENT
-    envelope = {"mode": fields.pop("mode")} if "mode" in fields else {}
-    data.pop("mode", None)
+    envelope = {name: fields[name] for name in ("mode", "dataschema") if name in fields}
+    for name in envelope:
+        del data[name]
     return (
         topic,
         incident_id.encode(),
@@ -101,13 +103,24 @@ PI2_OPENED_BINARY = (
         ("ce_time", T0.isoformat().encode()),
     ],
 )
+SCHEMA_URL = "https://pelastus-hub.fi/schemas/incident/v1.{}.json"
 VALID = [
-    incident("i1", "PI-1", "opened", 0, risk_class="I", **FIRE),
+    incident("i1", "PI-1", "opened", 0, risk_class="I", dataschema=SCHEMA_URL.format(0), **FIRE),
     incident("i2", "PI-1", "unit_dispatched", 20, unit_id="RPI1"),
     incident("i3", "PI-1", "unit_on_scene", 300, unit_id="RPI1"),
     incident("i4", "PI-2", "unit_on_scene", 100, unit_id="RPI2"),  # before its opened: a warning
     PI2_OPENED_BINARY,
     incident("i6", "PI-1", "closed", 900),
+    # Revision 1 adds grid_square: a producer on it and producers on 1.0 share the topic.
+    incident(
+        "i8",
+        "PI-1",
+        "unit_dispatched",
+        25,
+        unit_id="RPI3",
+        grid_square="6825:327",
+        dataschema=SCHEMA_URL.format(1),
+    ),
     incident("x1", "PI-1", "opened", 10, mode="exercise", **FIRE),
     incident("l1", "LA-1", "opened", 40, department="lappi", **dict(FIRE, municipality_code="698")),
     readiness("r1", 0, 8),
@@ -199,7 +212,7 @@ async def test_incident_and_readiness_outcomes_state_and_feedback(broker, worker
     await produce(broker, records)
     totals = worker.wait_consumed(len(records), by=BY_FAMILY)
     assert totals == {
-        ("pirkanmaa", "incident", "accepted"): 7,
+        ("pirkanmaa", "incident", "accepted"): 8,
         ("lappi", "incident", "accepted"): 1,
         ("pirkanmaa", "incident", "duplicate"): 1,
         ("pirkanmaa", "incident", "dead_lettered"): 6,
@@ -237,9 +250,11 @@ async def test_incident_and_readiness_outcomes_state_and_feedback(broker, worker
     }
     pi1 = incidents["pirkanmaa/PI-1"]
     assert pi1["opened"] == [at(0), "i1"]
-    assert pi1["units"] == {"RPI1": [at(20), at(300)]}
+    assert pi1["units"] == {"RPI1": [at(20), at(300)], "RPI3": [at(25), None]}
     assert pi1["ended"] == [at(900), "i6", "closed"]
-    assert {k: v[2] for k, v in pi1["attributes"].items()} == dict(FIRE, risk_class="I")
+    assert {k: v[2] for k, v in pi1["attributes"].items()} == dict(
+        FIRE, risk_class="I", grid_square="6825:327"
+    )
     pi2 = incidents["pirkanmaa/PI-2"]
     assert pi2["opened"] == [at(30), "i5"] and pi2["units"] == {"RPI2": [None, at(100)]}
     drill = incidents["exercise:pirkanmaa/PI-1"]

@@ -6,6 +6,7 @@ format checking on.
 """
 
 import json
+import re
 from pathlib import Path
 
 import jsonschema_rs
@@ -16,10 +17,21 @@ from tests.unit.helpers import NOW, SCHEMAS
 from tests.unit.test_aggregate import UNITS
 
 REVISIONS = sorted(SCHEMAS.glob("*/v*.*.json"))
+# An example made for a later revision says so: valid-v1.1-....json; others hold for all.
+SINCE = re.compile(r"(?:valid|invalid)-v([0-9]+)\.([0-9]+)-")
+
+
+def applies(example: Path, revision: Path) -> bool:
+    major, number = (int(part) for part in revision.stem[1:].split("."))
+    since = SINCE.match(example.name)
+    return since is None or (int(since[1]), int(since[2])) <= (major, number)
+
+
 EXAMPLES = [
     (revision, example)
     for revision in REVISIONS
     for example in sorted((revision.parent / "examples").glob("*.json"))
+    if applies(example, revision)
 ]
 
 
@@ -48,3 +60,14 @@ def test_envelope_example_and_a_snapshot_are_valid() -> None:
     assert validator(SCHEMAS / "envelope" / "v1.json").is_valid(event)
     document = snapshot(UNITS, ["pirkanmaa", "lappi", "kainuu"], 1, NOW)
     assert validator(SCHEMAS / "capability" / "v1.json").is_valid(document)
+
+
+def test_an_example_of_a_later_revision_needs_it() -> None:
+    """The closed content model: v1.0 rejects what only v1.1 added; v1.1 takes both."""
+    newer = json.loads(
+        (SCHEMAS / "incident" / "examples" / "valid-v1.1-opened-with-grid-square.json").read_text()
+    )
+    older = json.loads((SCHEMAS / "incident" / "examples" / "valid-opened.json").read_text())
+    assert not validator(SCHEMAS / "incident" / "v1.0.json").is_valid(newer)
+    assert validator(SCHEMAS / "incident" / "v1.1.json").is_valid(newer)
+    assert validator(SCHEMAS / "incident" / "v1.1.json").is_valid(older)

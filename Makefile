@@ -30,6 +30,7 @@ lint: $(STAMP) ## ruff lint and format check, and the schema compatibility check
 	$(BIN)/ruff check hub tests
 	$(BIN)/ruff format --check hub tests
 	$(BIN)/pelastus-hub schemas check
+	$(BIN)/pelastus-hub schemas docs --check
 
 bench: $(STAMP) ## throughput and latency against reference pipelines (ARGS="--messages 200000")
 	$(BIN)/pelastus-hub bench $(ARGS)

@@ -58,10 +58,20 @@ def main(argv: list[str] | None = None) -> int:
     schemas = commands.add_parser("schemas", help="the contract's schemas")
     schemas.add_argument(
         "action",
-        choices=["check"],
-        help="check: every revision accepts all an earlier one of its major version accepted",
+        choices=["check", "docs"],
+        help="check: every revision accepts all an earlier one of its major version accepted; "
+        "docs: write the contract reference (docs/contract.md)",
     )
     schemas.add_argument("--schemas-dir", type=Path, help="default: the hub's schemas/ folder")
+    schemas.add_argument(
+        "--check",
+        action="store_true",
+        dest="check_docs",
+        help="with docs: write nothing, fail if the reference is out of date",
+    )
+    schemas.add_argument(
+        "--output", type=Path, help="with docs: default docs/contract.md beside schemas/"
+    )
 
     kafka = commands.add_parser("kafka", help="the local Apache Kafka broker for development")
     kafka.add_argument("action", choices=["start", "stop", "status"])
@@ -80,9 +90,15 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_validate(args)
     if args.command == "schemas":
+        schemas_dir = args.schemas_dir or HubSettings().schemas_dir
+        if args.action == "docs":
+            from hub.contract_docs import REFERENCE, run_docs
+
+            output = args.output or schemas_dir.parent / REFERENCE
+            return run_docs(schemas_dir, output, args.check_docs)
         from hub.schema_compat import run_check
 
-        return run_check(args.schemas_dir or HubSettings().schemas_dir)
+        return run_check(schemas_dir)
     if args.command == "bench":
         from hub.bench import run_bench
 

@@ -1,10 +1,9 @@
 """Incident and readiness traffic through the worker on the real broker.
 
 Outcomes per family, the decided outcomes for bad input (dead letter or accepted
-with a warning), exercise traffic kept apart, producers on two schema revisions, the
-state changelogs, and a restart
-that continues an incident from its restored state. A broker of its own: the
-changelogs must hold only this scenario.
+with a warning), exercise traffic kept apart, producers on two schema revisions,
+the state changelogs, and a restart that continues an incident from its restored
+state. A broker of its own: the changelogs must hold only this scenario.
 """
 
 import json

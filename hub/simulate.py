@@ -1,7 +1,9 @@
-"""Simulated unit statuses from every registry department, some of them bad.
+"""Simulated traffic from every registry department: unit statuses, incidents, readiness.
 
 generate() is pure, so a (registry, seed, start, rate, shares) always yields the same bytes
-and tests can predict the hub's state with final_states(). run() produces it to Kafka.
+and tests can predict the hub's state with final_states(). Valid messages are built by the
+departments' own Publisher, which checks each with the hub's rules; bad ones are spoiled by
+hand. run() produces it all to Kafka.
 """
 
 import asyncio
@@ -10,55 +12,41 @@ import math
 import random
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from hub.contracts.envelope import REQUIRED_ATTRIBUTES, STRUCTURED_CONTENT_TYPE
+from hub.contracts.envelope import STRUCTURED_CONTENT_TYPE
+from hub.publisher import Publisher
 from hub.reasons import Reason
 from hub.registry import Registry
 from hub.settings import HubSettings
+from hub.simulated_world import (
+    AT_STATION,
+    Department,
+    Incident,
+    Unit,
+    build_departments,
+    near,
+    open_incident,
+)
 from hub.state import DEDUP_WINDOW, entity_key
 from hub.topics import input_topic
 
-EVENT_TYPE = "fi.pelastus.unit-status.v1"
 STRUCTURED_HEADERS = (("content-type", STRUCTURED_CONTENT_TYPE.encode()),)
 # _bad() spoils a message so that the hub rejects it for exactly its reason, for every
-# reason but these: too large depends on settings, and there is no other family to mix up.
-UNSIMULATED = (
-    Reason.VALUE_TOO_LARGE,
-    Reason.TYPE_UNKNOWN_FAMILY,
-    Reason.TYPE_FAMILY_MISMATCH,
-    Reason.MUNICIPALITY_UNKNOWN,
-)
-BAD_KINDS = tuple(reason for reason in Reason if reason not in UNSIMULATED)
-# unit type: (weight, last call-sign digit, crew range, capabilities it may carry). The
-# digits are illustrative, not any department's real numbering.
-UNIT_KINDS: dict[str, tuple[float, int, tuple[int, int], tuple[str, ...]]] = {
-    "rescue_unit": (30, 1, (4, 6), ("smoke_diving", "hydraulic_tools", "first_response")),
-    "spearhead_unit": (14, 2, (2, 3), ("smoke_diving", "first_response")),
-    "tank_unit": (12, 3, (1, 2), ("water_supply",)),
-    "ems_unit": (26, 6, (2, 3), ("advanced_life_support", "basic_life_support")),
-    "aerial_unit": (5, 4, (1, 2), ("aerial_ladder",)),
-    "command_unit": (5, 0, (1, 2), ()),
-    "water_rescue_unit": (4, 7, (2, 4), ("water_rescue", "ice_rescue", "boat")),
-    "first_response_unit": (2, 8, (2, 4), ("first_response",)),
-    "hazmat_unit": (1, 5, (3, 6), ("chemical_protection", "decontamination")),
-    "support_unit": (1, 9, (1, 2), ()),
-    "other": (0.5, 9, (1, 6), ()),
-}
-UNIT_WEIGHTS = [weight for weight, *_ in UNIT_KINDS.values()]
+# reason but too large, which depends on settings.
+BAD_KINDS = tuple(reason for reason in Reason if reason is not Reason.VALUE_TOO_LARGE)
 # A unit tied up by an incident (or driving back from one) moves along this flow.
 COMMITTED = ("dispatched", "en_route", "on_scene", "available")
 NEXT_STATUS = dict(zip(COMMITTED, (*COMMITTED[1:], "available_at_station"), strict=True))
-AT_STATION = ("available_at_station", "out_of_service", "reserved")
-OPEN_INCIDENT, TOGGLE_SERVICE = 0.1, 0.03  # chances of a fleet step; else a unit advances
+# Chances of a fleet step; else a committed unit advances.
+OPEN_INCIDENT, TOGGLE_SERVICE, READINESS_CHANGE = 0.1, 0.03, 0.05
 BURST_INTERVAL = 0.01  # seconds between sending bursts when keeping up
 MAX_BURST = 2000  # keeps progress lines and the duration check timely when behind
-_Incident = tuple[str, tuple[float, float]]  # id and position
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,84 +56,42 @@ class Message:
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...]
     kind: str  # "valid", "duplicate", "out_of_order" or "invalid:<reason code>"
-    unit_key: str | None = None  # "<department>/<unit_id>", except for invalid messages
-
-
-@dataclass(slots=True, eq=False)
-class _Department:
-    code: str
-    area: str
-    centre: tuple[float, float]
-    incident_seq: int
-    topic: str
-    units: list["_Unit"] = field(default_factory=list)
-
-
-@dataclass(slots=True, eq=False)
-class _Unit:
-    department: _Department
-    unit_id: str
-    unit_type: str
-    station_id: str
-    home: tuple[float, float]
-    crew: int
-    capabilities: list[str]
-    status: str
-    position: tuple[float, float]
-    incident: _Incident | None = None
-    # (observed_at, data) of the last two valid statuses: out-of-order messages replay the older.
-    sent: deque[tuple[datetime, dict[str, Any]]] = field(default_factory=lambda: deque(maxlen=2))
-
-
-def area_letters(code: str) -> str:
-    # pirkanmaa -> PI, etela-savo -> ES: unconfirmed as the departments' real prefixes.
-    parts = code.split("-")
-    return (parts[0][0] + parts[1][0] if len(parts) > 1 else code[:2]).upper()
-
-
-def _near(rng: random.Random, centre: tuple[float, float], spread: float) -> tuple[float, float]:
-    # A degree of longitude is about half a degree of latitude this far north.
-    lat = centre[0] + rng.uniform(-spread, spread)
-    return round(lat, 5), round(centre[1] + rng.uniform(-2 * spread, 2 * spread), 5)
+    family: str = "unit-status"
+    # The hub's key of its entity ("<department>/<unit_id>", ...), except for invalid messages
+    entity_key: str | None = None
 
 
 class _Simulation:
     def __init__(self, registry: Registry, seed: int, rate: float, shares: tuple[float, ...]):
         self.rng, self.rate, self.shares, self.binary = random.Random(seed), rate, shares, shares[3]
-        self.departments = [self._department(d.code) for d in registry.departments]
+        self.departments = build_departments(registry, self.rng)
         self.units = [u for d in self.departments for u in d.units]
+        settings = HubSettings()
+        self.publishers = {
+            d.code: Publisher(
+                d.code,
+                source=f"/pelastuslaitos/{d.code}/simulator",
+                settings=settings,
+                registry=registry,
+            )
+            for d in self.departments
+        }
         # Insertion-ordered, so random choices from it stay deterministic.
-        self.committed: dict[_Unit, None] = {}
-        self.pending: deque[tuple[_Unit, str, _Incident | None]] = deque()
+        self.committed: dict[Unit, None] = {}
+        self.pending: deque[tuple[Unit, str, Incident | None]] = deque()
+        # Incident and readiness events due, sent before the fleet moves on:
+        # (department, family, data), the time in the data being when it happened.
+        self.outbox: deque[tuple[Department, str, dict[str, Any]]] = deque()
         # Resent from here only: an older message may have left the hub's duplicate window.
-        self.recent: deque[tuple[_Unit, Message]] = deque(maxlen=DEDUP_WINDOW)
-
-    def _department(self, code: str) -> _Department:
-        rng = self.rng
-        # A random centre in Finland's rough bounding box, not the department's real area.
-        centre = (rng.uniform(60.0, 68.5), rng.uniform(21.5, 30.0))
-        area = area_letters(code)
-        topic = input_topic(code, "unit-status")
-        department = _Department(code, area, centre, rng.randint(1, 90_000), topic)
-        for number in range(1, rng.randint(3, 12) + 1):
-            home = _near(rng, centre, 0.4)
-            for index in range(1, rng.randint(2, 5) + 1):
-                kind = rng.choices(list(UNIT_KINDS), UNIT_WEIGHTS)[0]
-                _, digit, crew, capabilities = UNIT_KINDS[kind]
-                agency = "E" if kind == "ems_unit" else "R"  # ensihoito, else pelastus
-                unit_id = f"{agency}{area}{number}{index}{digit}"
-                kit = rng.sample(capabilities, rng.randint(0, len(capabilities)))
-                status = rng.choices(AT_STATION, (85, 10, 5))[0]
-                station, members = f"{area}-{number}", rng.randint(*crew)
-                unit = _Unit(department, unit_id, kind, station, home, members, kit, status, home)
-                department.units.append(unit)
-        return department
+        self.recent: deque[tuple[Unit, Message]] = deque(maxlen=DEDUP_WINDOW)
 
     def messages(self, start: datetime) -> Iterator[Message]:
         rng = self.rng
-        # Round-robin over the departments, so that every one of them has units early on.
+        # Round-robin over the departments, so that every one of them has units early on;
+        # then each station's readiness.
         rows = itertools.zip_longest(*(d.units for d in self.departments))
-        initial = deque(unit for row in rows for unit in row if unit is not None)
+        units = deque(u for row in rows for u in row if u is not None)
+        stations = deque(s for d in self.departments for s in d.stations)
         bad_kinds = itertools.cycle(BAD_KINDS)
         # One roll decides each message's kind, against these cumulative shares.
         invalid, duplicate, out_of_order = itertools.accumulate(self.shares[:3])
@@ -158,21 +104,39 @@ class _Simulation:
                 yield replace(rng.choice(self.recent)[1], kind="duplicate")
             elif roll < out_of_order and self.recent:
                 yield self._out_of_order(rng.choice(self.recent)[0], clock)
+            elif self.outbox:
+                department, family, data = self.outbox.popleft()
+                yield self._valid(department, family, data, clock, "valid")
+            elif units:
+                yield self._unit_status(units.popleft(), clock)
+            elif stations:
+                station = stations.popleft()
+                data = station.readiness(clock.isoformat())
+                yield self._valid(station.department, "readiness", data, clock, "valid")
             else:
-                unit = initial.popleft() if initial else self._step(clock)
-                data = self._data(unit, clock.isoformat())
-                unit.sent.append((clock, data))
-                self.recent.append((unit, self._event(unit, data, data["observed_at"], "valid")))
-                yield self.recent[-1][1]
+                yield self._unit_status(self._step(clock), clock)
 
-    def _step(self, clock: datetime) -> _Unit:
-        """Move the fleet on by one status change; return the unit that changed."""
+    def _unit_status(self, unit: Unit, clock: datetime) -> Message:
+        data = self._data(unit, clock.isoformat())
+        unit.sent.append((clock, data))
+        message = self._valid(unit.department, "unit-status", data, clock, "valid")
+        self.recent.append((unit, message))
+        return message
+
+    def _step(self, clock: datetime) -> Unit:
+        """Move the world on until a unit changes status; return that unit."""
         rng = self.rng
         while not self.pending:
             roll = rng.random()
             if roll < OPEN_INCIDENT:
                 self._open_incident(clock)
-            elif roll < OPEN_INCIDENT + TOGGLE_SERVICE or not self.committed:
+            elif roll < OPEN_INCIDENT + READINESS_CHANGE:
+                station = rng.choice(rng.choice(self.departments).stations)
+                station.change(rng)
+                self.outbox.append(
+                    (station.department, "readiness", station.readiness(clock.isoformat()))
+                )
+            elif roll < OPEN_INCIDENT + READINESS_CHANGE + TOGGLE_SERVICE or not self.committed:
                 unit = rng.choice(self.units)
                 if unit.status in ("out_of_service", "reserved"):
                     self.pending.append((unit, "available_at_station", None))
@@ -181,22 +145,45 @@ class _Simulation:
                     self.pending.append((unit, status, None))
             else:
                 unit = rng.choice(list(self.committed))
-                status = NEXT_STATUS[unit.status]  # clearing the scene ends the incident
+                status = NEXT_STATUS[unit.status]  # clearing the scene ends its part
                 incident = None if status == "available" else unit.incident
                 self.pending.append((unit, status, incident))
         unit, status, incident = self.pending.popleft()
+        self._incident_news(unit, status, incident, clock)
         unit.status, unit.incident = status, incident
         if status == "en_route" and incident is not None:
-            (lat, lon), (to_lat, to_lon) = unit.position, incident[1]
+            (lat, lon), (to_lat, to_lon) = unit.position, incident.position
             unit.position = (round((lat + to_lat) / 2, 5), round((lon + to_lon) / 2, 5))
         elif status == "on_scene" and incident is not None:
-            unit.position = incident[1]
+            unit.position = incident.position
         elif status in AT_STATION:
             unit.position = unit.home
         self.committed.pop(unit, None)
         if status in COMMITTED:
             self.committed[unit] = None
         return unit
+
+    def _incident_news(
+        self, unit: Unit, status: str, incident: Incident | None, clock: datetime
+    ) -> None:
+        """The incident events of a unit's new status: dispatched, on scene, and closed
+        once the last of the incident's units has cleared the scene."""
+        if status in ("dispatched", "on_scene") and incident is not None:
+            incident.committed += status == "dispatched"
+            self._tell(incident, {"event": f"unit_{status}", "unit_id": unit.unit_id}, clock)
+        elif status == "available" and (cleared := unit.incident) is not None:
+            cleared.committed -= 1
+            if not cleared.committed:
+                self._tell(cleared, {"event": "closed"}, clock)
+
+    def _tell(self, incident: Incident, event: dict[str, Any], clock: datetime) -> None:
+        data = {
+            "department": incident.department.code,
+            "incident_id": incident.incident_id,
+            **event,
+            "occurred_at": clock.isoformat(),
+        }
+        self.outbox.append((incident.department, "incident", data))
 
     def _open_incident(self, clock: datetime) -> None:
         # Several units go to one incident: their dispatches are queued to be sent in a row.
@@ -205,12 +192,12 @@ class _Simulation:
         free = [u for u in department.units if u.status in ("available_at_station", "available")]
         if not free:
             return
-        seq = department.incident_seq = department.incident_seq % 999_999 + 1
-        incident = (f"{department.area}-{clock.year}-{seq:06d}", _near(rng, department.centre, 0.5))
+        incident = open_incident(department, rng, clock, near(rng, department.centre, 0.5))
+        self._tell(incident, {"event": "opened", **incident.attributes}, clock)
         for unit in rng.sample(free, min(len(free), rng.randint(1, 3))):
             self.pending.append((unit, "dispatched", incident))
 
-    def _data(self, unit: _Unit, observed_at: str) -> dict[str, Any]:
+    def _data(self, unit: Unit, observed_at: str) -> dict[str, Any]:
         data: dict[str, Any] = {
             "department": unit.department.code,
             "unit_id": unit.unit_id,
@@ -223,49 +210,54 @@ class _Simulation:
             "observed_at": observed_at,
         }
         if unit.incident is not None:
-            data["incident_id"] = unit.incident[0]
+            data["incident_id"] = unit.incident.incident_id
         return data
 
-    def _structured(self, unit: _Unit, data: dict[str, Any], time: str) -> dict[str, Any]:
+    def _event_id(self) -> str:
         bits = f"{self.rng.getrandbits(128):032x}"
-        return {
-            "specversion": "1.0",
-            "id": f"{bits[:8]}-{bits[8:12]}-{bits[12:16]}-{bits[16:20]}-{bits[20:]}",
-            "source": f"/pelastuslaitos/{unit.department.code}/simulator",
-            "type": EVENT_TYPE,
-            "time": time,
-            "datacontenttype": "application/json",
-            "data": data,
-        }
+        return f"{bits[:8]}-{bits[8:12]}-{bits[12:16]}-{bits[16:20]}-{bits[20:]}"
 
-    def _event(self, unit: _Unit, data: dict[str, Any], time: str, kind: str) -> Message:
-        event = self._structured(unit, data, time)
-        if self.rng.random() < self.binary:
-            value = orjson.dumps(data)
-            attributes = ((f"ce_{name}", event[name].encode()) for name in REQUIRED_ATTRIBUTES)
-            headers = (*attributes, ("content-type", b"application/json"))
-        else:
-            value, headers = orjson.dumps(event), STRUCTURED_HEADERS
-        key = entity_key(unit.department.code, unit.unit_id)
-        return Message(unit.department.topic, unit.unit_id.encode(), value, headers, kind, key)
+    def _valid(
+        self, department: Department, family: str, data: dict[str, Any], clock: datetime, kind: str
+    ) -> Message:
+        """A valid event sent at clock, built and checked by the department's Publisher."""
+        content_mode = "binary" if self.rng.random() < self.binary else "structured"
+        topic, key, value, headers = self.publishers[department.code].build(
+            family, data, event_id=self._event_id(), time=clock, content_mode=content_mode
+        )
+        entity = entity_key(department.code, key.decode())  # type: ignore[union-attr]
+        return Message(topic, key, value, tuple(headers), kind, family, entity)
 
-    def _out_of_order(self, unit: _Unit, clock: datetime) -> Message:
+    def _out_of_order(self, unit: Unit, clock: datetime) -> Message:
         # Delivered late, as from a terminal that was offline: observed before the unit's latest.
         (earlier, data), (latest, _) = unit.sent[0], unit.sent[-1]
         observed = latest - ((latest - earlier) / 2 or timedelta(seconds=1))
         stale = {**data, "observed_at": observed.isoformat()}
-        return self._event(unit, stale, clock.isoformat(), "out_of_order")
+        return self._valid(unit.department, "unit-status", stale, clock, "out_of_order")
 
     def _bad(self, reason: Reason, clock: datetime) -> Message:
         unit = self.rng.choice(self.units)
+        code = unit.department.code
         data = self._data(unit, clock.isoformat())
-        event = self._structured(unit, data, data["observed_at"])
-        key: bytes | None = unit.unit_id.encode()
+        event = {
+            "specversion": "1.0",
+            "id": self._event_id(),
+            "source": f"/pelastuslaitos/{code}/simulator",
+            "type": "fi.pelastus.unit-status.v1",
+            "time": data["observed_at"],
+            "datacontenttype": "application/json",
+            "data": data,
+        }
+        topic, key = input_topic(code, "unit-status"), unit.unit_id.encode()
         match reason:
             case Reason.ENVELOPE_FIELD_MISSING:
                 del event["id"]
             case Reason.ENVELOPE_FIELD_INVALID:
                 event["specversion"] = "0.3"
+            case Reason.TYPE_UNKNOWN_FAMILY:
+                event["type"] = "fi.pelastus.weather.v1"
+            case Reason.TYPE_FAMILY_MISMATCH:  # a unit status sent to the incident topic
+                topic = input_topic(code, "incident")
             case Reason.TYPE_UNKNOWN_VERSION:
                 event["type"] = "fi.pelastus.unit-status.v9"
             case Reason.SCHEMA_INVALID:
@@ -277,6 +269,18 @@ class _Simulation:
                 data["department"] = "tuntematon"
             case Reason.KEY_MISMATCH:
                 key = unit.station_id.encode()
+            case Reason.MUNICIPALITY_UNKNOWN:  # an alarm in a municipality no list has
+                incident = open_incident(unit.department, self.rng, clock, unit.position)
+                event["type"] = "fi.pelastus.incident.v1"
+                event["data"] = {
+                    "department": code,
+                    "incident_id": incident.incident_id,
+                    "event": "opened",
+                    **incident.attributes,
+                    "municipality_code": "999",
+                    "occurred_at": clock.isoformat(),
+                }
+                topic, key = input_topic(code, "incident"), incident.incident_id.encode()
             case Reason.EVENT_TIME_IN_FUTURE:
                 data["observed_at"] = (clock + timedelta(days=1)).isoformat()
         value: bytes | None = orjson.dumps(event)
@@ -290,7 +294,8 @@ class _Simulation:
                 value = b"[" + value + b"]"
             case Reason.VALUE_NULL:
                 value, headers = None, ()
-        return Message(unit.department.topic, key, value, headers, f"invalid:{reason}")
+        family = topic.rsplit(".", 1)[1]
+        return Message(topic, key, value, headers, f"invalid:{reason}", family)
 
 
 def generate(
@@ -316,14 +321,18 @@ def generate(
 
 
 def message_data(message: Message) -> dict[str, Any]:
-    """The unit-status data of a valid, duplicate or out-of-order message, in either mode."""
+    """The data of a valid, duplicate or out-of-order message, in either content mode."""
     event = orjson.loads(message.value)  # type: ignore[arg-type]
     return event if any(name == "ce_specversion" for name, _ in message.headers) else event["data"]
 
 
 def final_states(messages: Iterable[Message]) -> dict[str, dict[str, Any]]:
     """Expected latest data per unit key: that of its valid message with the latest observed_at."""
-    valid = [(m.unit_key, message_data(m)) for m in messages if m.kind == "valid"]
+    valid = [
+        (m.entity_key, message_data(m))
+        for m in messages
+        if m.kind == "valid" and m.family == "unit-status"
+    ]
     valid.sort(key=lambda item: datetime.fromisoformat(item[1]["observed_at"]))
     return {key: data for key, data in valid}
 

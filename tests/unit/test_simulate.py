@@ -14,12 +14,15 @@ from pydantic import ValidationError
 from hub import simulate
 from hub.contracts.envelope import UnitStatusEvent, binary_mode_event
 from hub.contracts.unit_status import UnitStatusV1
-from hub.families import UNIT_STATUS
+from hub.families import FAMILIES
+from hub.incident_state import IncidentStore
 from hub.ingest import Rejection, Validator, ValidEvent
+from hub.readiness_state import ReadinessStore
 from hub.reasons import Reason
 from hub.registry import Registry
 from hub.settings import HubSettings
 from hub.simulate import Message, final_states, generate, message_data
+from hub.simulated_world import area_letters
 from hub.state import Outcome, UnitStore
 from hub.topics import input_topic
 from tests.unit.helpers import SCHEMAS, Record
@@ -48,8 +51,15 @@ def is_binary(message: Message) -> bool:
     return any(name == "ce_specversion" for name, _ in message.headers)
 
 
+TOPICS = {t: code for f in FAMILIES for t, code in REGISTRY.input_topics(f).items()}
+
+
 def department_of(message: Message) -> str:
-    return REGISTRY.input_topics("unit-status")[message.topic]
+    return TOPICS[message.topic]
+
+
+def of(family: str, messages: list[Message], kind: str | None = None) -> list[Message]:
+    return [m for m in messages if m.family == family and kind in (None, m.kind)]
 
 
 def observed_at(message: Message) -> datetime:
@@ -73,21 +83,21 @@ def test_another_seed_gives_other_messages() -> None:
 def test_every_department_has_units_from_the_start() -> None:
     first = take(len(REGISTRY.departments))
     assert {department_of(m) for m in first} == REGISTRY.codes
-    units = {m.unit_key for m in take(2000) if m.unit_key}
+    units = {m.entity_key for m in of("unit-status", take(2000)) if m.entity_key}
     assert {key.split("/")[0] for key in units} == REGISTRY.codes
     assert len(units) >= 3 * 2 * len(REGISTRY.departments)
 
 
 def test_call_signs_and_stations_look_finnish() -> None:
-    for message in take(2000):
+    for message in of("unit-status", take(2000)):
         data = message_data(message)
-        area = simulate.area_letters(data["department"])
+        area = area_letters(data["department"])
         assert re.fullmatch(rf"[RE]{area}[0-9]{{3,4}}", data["unit_id"])
         assert data["unit_id"].startswith("E") == (data["unit_type"] == "ems_unit")
         assert re.fullmatch(rf"{area}-[0-9]{{1,2}}", data["station_id"])
-    assert simulate.area_letters("pirkanmaa") == "PI"
-    assert simulate.area_letters("etela-savo") == "ES"
-    assert len({simulate.area_letters(code) for code in REGISTRY.codes}) == len(REGISTRY.codes)
+    assert area_letters("pirkanmaa") == "PI"
+    assert area_letters("etela-savo") == "ES"
+    assert len({area_letters(code) for code in REGISTRY.codes}) == len(REGISTRY.codes)
 
 
 def test_fleets_have_unique_call_signs_and_plausible_sizes() -> None:
@@ -103,7 +113,7 @@ def test_fleets_have_unique_call_signs_and_plausible_sizes() -> None:
 
 
 def test_valid_messages_validate_with_the_models(mixed: list[Message]) -> None:
-    sendable = [m for m in mixed if not m.kind.startswith("invalid:")]
+    sendable = [m for m in of("unit-status", mixed) if not m.kind.startswith("invalid:")]
     assert any(is_binary(m) for m in sendable) and not all(is_binary(m) for m in sendable)
     for message in sendable:
         assert message.value is not None
@@ -122,14 +132,18 @@ def test_valid_messages_validate_with_the_models(mixed: list[Message]) -> None:
         assert re.fullmatch(r"[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}", parsed.id)
         assert message.topic == input_topic(data.department, "unit-status")
         assert message.key == data.unit_id.encode()
-        assert message.unit_key == f"{data.department}/{data.unit_id}"
+        assert message.entity_key == f"{data.department}/{data.unit_id}"
 
 
 def test_event_times_follow_the_simulated_clock(mixed: list[Message]) -> None:
     for i, message in enumerate(mixed):
         clock = START + timedelta(seconds=i / RATE)
-        if message.kind == "valid":
+        if message.kind == "valid" and message.family == "unit-status":
             assert observed_at(message) == clock
+        elif message.kind == "valid":  # incident and readiness news: sent once it happened
+            data = message_data(message)
+            happened = datetime.fromisoformat(data.get("occurred_at") or data["observed_at"])
+            assert START <= happened <= clock
         if message.kind in ("valid", "out_of_order"):
             event = orjson.loads(message.value) if not is_binary(message) else {}
             time = event.get("time") or dict(message.headers)["ce_time"].decode()
@@ -143,6 +157,8 @@ def test_shares_are_roughly_honoured(mixed: list[Message]) -> None:
     assert kinds["out_of_order"] == pytest.approx(250, abs=75)
     valid = [m for m in mixed if m.kind == "valid"]
     assert sum(map(is_binary, valid)) / len(valid) == pytest.approx(0.2, abs=0.03)
+    families = Counter(m.family for m in valid)
+    assert families["unit-status"] > families["incident"] > families["readiness"] > 100
     reasons = Counter(m.kind for m in mixed if m.kind.startswith("invalid:"))
     assert set(reasons) == {f"invalid:{reason}" for reason in simulate.BAD_KINDS}
 
@@ -153,7 +169,7 @@ def test_no_shares_means_only_valid_messages() -> None:
 
 def test_duplicates_resend_an_earlier_valid_message(mixed: list[Message]) -> None:
     sent: list[Message] = []
-    for message in mixed:
+    for message in of("unit-status", mixed):
         if message.kind == "duplicate":
             assert replace(message, kind="valid") in sent[-simulate.DEDUP_WINDOW :]
         elif message.kind == "valid":
@@ -163,38 +179,38 @@ def test_duplicates_resend_an_earlier_valid_message(mixed: list[Message]) -> Non
 def test_out_of_order_messages_are_older_than_the_units_latest(mixed: list[Message]) -> None:
     latest: dict[str, datetime] = {}
     seen = 0
-    for message in mixed:
+    for message in of("unit-status", mixed):
         if message.kind == "valid":
-            assert message.unit_key
-            assert observed_at(message) > latest.get(message.unit_key, START - timedelta(1))
-            latest[message.unit_key] = observed_at(message)
+            assert message.entity_key
+            assert observed_at(message) > latest.get(message.entity_key, START - timedelta(1))
+            latest[message.entity_key] = observed_at(message)
         elif message.kind == "out_of_order":
-            assert message.unit_key
-            assert observed_at(message) < latest[message.unit_key]
+            assert message.entity_key
+            assert observed_at(message) < latest[message.entity_key]
             seen += 1
     assert seen > 100
 
 
 def test_units_follow_the_status_flow() -> None:
     last: dict[str, dict[str, Any]] = {}
-    for message in take(20_000):
+    for message in of("unit-status", take(20_000)):
         data = message_data(message)
         committed = data["status"] in ("dispatched", "en_route", "on_scene")
         assert ("incident_id" in data) == committed
         assert (data["crew"] == 0) == (data["status"] == "out_of_service")
         if committed:
             assert re.fullmatch(r"[A-Z]{2}-2026-[0-9]{6}", data["incident_id"])
-        if (before := last.get(message.unit_key)) is not None:  # type: ignore[arg-type]
+        if (before := last.get(message.entity_key)) is not None:  # type: ignore[arg-type]
             assert data["status"] in FLOW[before["status"]]
             if data["status"] in ("en_route", "on_scene"):
                 assert data["incident_id"] == before["incident_id"]
-        last[message.unit_key] = data  # type: ignore[index]
+        last[message.entity_key] = data  # type: ignore[index]
     statuses = Counter(data["status"] for data in last.values())
     assert set(statuses) == set(FLOW)
 
 
 def test_final_states_are_the_latest_valid_data(mixed: list[Message]) -> None:
-    expected = {m.unit_key: message_data(m) for m in mixed if m.kind == "valid"}
+    expected = {m.entity_key: message_data(m) for m in of("unit-status", mixed, "valid")}
     assert final_states(mixed) == expected
     assert final_states(reversed(mixed)) == expected
 
@@ -203,17 +219,21 @@ def test_the_hub_sees_every_message_as_its_kind(mixed: list[Message]) -> None:
     settings = HubSettings()
     validator = Validator(REGISTRY, settings.max_message_bytes, settings.max_clock_skew_seconds)
     store = UnitStore()
+    stores = {"unit-status": store, "incident": IncidentStore(), "readiness": ReadinessStore()}
     outcomes: Counter[str] = Counter()
     for i, message in enumerate(mixed):
         record = Record(message.topic, message.key, message.value, message.headers, 0, i)
         now = START + timedelta(seconds=i / RATE)
-        result = validator.validate(record, department_of(message), UNIT_STATUS, now)
+        family = FAMILIES[message.topic.rsplit(".", 1)[1]]
+        result = validator.validate(record, department_of(message), family, now)
         if message.kind.startswith("invalid:"):
             assert isinstance(result, Rejection), message
             assert f"invalid:{result.reason}" == message.kind, result.message
             continue
         assert isinstance(result, ValidEvent), (message, result)
-        outcome = store.apply(department_of(message), result)
+        # Every incident opens before its units report: never a warning.
+        assert stores[family.name].warning(department_of(message), result) is None
+        outcome = stores[family.name].apply(department_of(message), result)
         expected = {"valid": Outcome.ACCEPTED, "duplicate": Outcome.DUPLICATE}
         assert outcome == expected.get(message.kind, Outcome.STALE), message
         outcomes[outcome] += 1
@@ -260,7 +280,12 @@ def test_bad_messages_are_what_they_claim(mixed: list[Message]) -> None:
         assert message.key != event.data.unit_id.encode()
     for message in bad(mixed, Reason.VALUE_NULL):
         assert message.value is None and message.key is not None
-    assert all(m.unit_key is None for m in mixed if m.kind.startswith("invalid:"))
+    for message in bad(mixed, Reason.TYPE_FAMILY_MISMATCH):
+        assert message.family == "incident"
+        assert orjson.loads(message.value)["type"] == "fi.pelastus.unit-status.v1"  # type: ignore[arg-type]
+    for message in bad(mixed, Reason.MUNICIPALITY_UNKNOWN):
+        assert orjson.loads(message.value)["data"]["municipality_code"] == "999"  # type: ignore[arg-type]
+    assert all(m.entity_key is None for m in mixed if m.kind.startswith("invalid:"))
 
 
 @pytest.mark.parametrize(
@@ -371,3 +396,49 @@ async def test_run_stops_when_a_delivery_fails(producer: type[FakeProducer]) -> 
     (fake,) = producer.instances
     assert fake.events == ["start", "flush", "stop"]
     assert lines[-1].startswith("stopped: ")
+
+
+def test_incidents_live_in_order_in_their_departments_municipalities() -> None:
+    messages = take(20_000)
+    counties = {d.code: {c.code for c in d.counties} for d in REGISTRY.departments}
+    county_of = {m.code: m.county for m in REGISTRY.municipalities}
+    history: dict[str, list[dict[str, Any]]] = {}
+    for message in of("incident", messages, "valid"):
+        data = message_data(message)
+        assert message.key == data["incident_id"].encode()
+        history.setdefault(message.entity_key, []).append(data)  # type: ignore[arg-type]
+    assert len(history) > 300
+    with_grid = set()
+    for key, events in history.items():
+        opened, *rest = events
+        assert opened["event"] == "opened", key
+        assert county_of[opened["municipality_code"]] in counties[opened["department"]]
+        if "grid_square" in opened:
+            with_grid.add(opened["department"])
+        times = [datetime.fromisoformat(e["occurred_at"]) for e in events]
+        assert times == sorted(times)
+        dispatched = {e["unit_id"] for e in rest if e["event"] == "unit_dispatched"}
+        on_scene = [e["unit_id"] for e in rest if e["event"] == "unit_on_scene"]
+        assert dispatched and set(on_scene) <= dispatched and len(on_scene) == len(set(on_scene))
+        if rest[-1]["event"] == "closed":
+            assert set(on_scene) == dispatched  # every unit got there before it closed
+    assert sum(events[-1]["event"] == "closed" for events in history.values()) > 100
+    # Half the departments produce on incident revision 1.1, the others on 1.0.
+    assert 0 < len(with_grid) < len(REGISTRY.codes)
+    # A committed unit's incident_id names an incident that was opened.
+    for message in of("unit-status", messages, "valid"):
+        data = message_data(message)
+        if "incident_id" in data:
+            assert f"{data['department']}/{data['incident_id']}" in history
+
+
+def test_every_station_reports_its_readiness() -> None:
+    simulation = simulate._Simulation(REGISTRY, 1, RATE, (0.0, 0.0, 0.0, 0.0))
+    stations = {
+        f"{s.department.code}/{s.station_id}" for d in simulation.departments for s in d.stations
+    }
+    messages = take(len(stations) + 700)
+    reported = {m.entity_key for m in of("readiness", messages)}
+    assert reported == stations
+    units = {u.station_id for u in simulation.units}
+    assert {key.split("/")[1] for key in stations} == units  # stations are where units live

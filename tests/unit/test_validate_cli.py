@@ -75,3 +75,28 @@ def test_usage_errors_exit_two(tmp_path: Path, capsys: pytest.CaptureFixture[str
     (tmp_path / "empty.jsonl").write_text("\n")
     assert main(["validate", str(tmp_path / "empty.jsonl")]) == 2
     assert "no messages found" in capsys.readouterr().err
+
+
+def test_every_family_validates_and_incident_rules_are_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    examples = sorted((SCHEMAS / "envelope" / "examples").glob("*-structured.json"))
+    assert main(["validate", *map(str, examples)]) == 0
+    assert "3 messages: 3 valid, 0 invalid" in capsys.readouterr().out
+    opened = json.loads(
+        (SCHEMAS / "envelope" / "examples" / "incident-structured.json").read_text()
+    )
+    unit_event = {**opened, "data": {**opened["data"], "event": "unit_on_scene"}}
+    for name in ("incident_type", "urgency", "municipality_code", "risk_class"):
+        del unit_event["data"][name]
+    elsewhere = {**opened, "data": {**opened["data"], "municipality_code": "000"}}
+    path = lines(tmp_path / "incidents.jsonl", unit_event, elsewhere)
+    assert main(["validate", str(path)]) == 1
+    output = capsys.readouterr().out.splitlines()
+    assert output[0] == (
+        f"invalid  {path}:1: schema_invalid: "
+        "/data/unit_id: Field required when event is unit_on_scene"
+    )
+    assert output[1].startswith(
+        f"invalid  {path}:2: municipality_unknown: /data/municipality_code: '000'"
+    )

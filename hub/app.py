@@ -1,11 +1,14 @@
 """The one faust.App: worker lifecycle, web server, on-demand snapshots.
 
-Faust is the runtime here, not the hot path: the unit-status worker runs its
+Faust is the runtime here, not the hot path: the hub worker runs its
 own batch consumer and snapshot timer as a service of the app (hub/worker.py).
 The timer is the worker's, not an @app.timer, because Faust starts its timers
 only once its own consumer group has settled, which after a crashed worker
 takes a session timeout.
 """
+
+import tempfile
+from pathlib import Path
 
 import faust
 
@@ -14,6 +17,11 @@ from hub.registry import Registry
 from hub.settings import HubSettings
 from hub.web import add_routes
 from hub.worker import HubWorker
+
+# Faust makes a data folder per app even with no tables to keep (the hub has none):
+# under the temporary folder rather than wherever the worker was started.
+# Faust creates the folder itself, but not its parents.
+FAUST_DATADIR = str(Path(tempfile.gettempdir()) / "pelastus-hub-faust-{conf.name}")
 
 
 def create_app(settings: HubSettings) -> tuple[faust.App, HubWorker]:
@@ -36,6 +44,7 @@ def create_app(settings: HubSettings) -> tuple[faust.App, HubWorker]:
         web_port=settings.web_port,
         web_bind=settings.web_host,
         store="memory://",
+        datadir=FAUST_DATADIR,
         topic_disable_leader=True,
         autodiscover=False,
     )

@@ -38,7 +38,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pydantic import ValidationError
 
 from hub import topics
-from hub.app import create_app
+from hub.app import FAUST_DATADIR, create_app
 from hub.contracts.envelope import UnitStatusEvent
 from hub.demo import wait_ready
 from hub.localkafka import KAFKA_VERSION, LocalKafka
@@ -137,6 +137,7 @@ async def reference_faust_agent(
         broker=f"kafka://{settings.bootstrap_servers}",
         web_enabled=False,
         store="memory://",
+        datadir=FAUST_DATADIR,
         topic_disable_leader=True,
         autodiscover=False,
         consumer_auto_offset_reset="earliest",

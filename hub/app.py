@@ -18,9 +18,8 @@ from hub.settings import HubSettings
 from hub.web import add_routes
 from hub.worker import HubWorker
 
-# Faust makes a data folder per app even with no tables to keep (the hub has none):
-# under the temporary folder rather than wherever the worker was started.
-# Faust creates the folder itself, but not its parents.
+# Faust makes a data folder per app even with no tables to keep (the hub has none): in the
+# temporary folder rather than wherever the worker was started; Faust makes no parents.
 FAUST_DATADIR = str(Path(tempfile.gettempdir()) / "pelastus-hub-faust-{conf.name}")
 
 

@@ -73,12 +73,13 @@ def generate(schemas_dir: Path) -> str:
     out += ["## Envelope", "", envelope["description"], ""]
     out += _fields(envelope, "envelope/v1.json")
     for name, family in FAMILIES.items():
-        revisions = _revisions(schemas_dir / name)
+        major = max(family.models)  # the version the hub's models mirror
+        revisions = _revisions(schemas_dir / name, major)
         newest_path = revisions[-1]
         newest = _load(newest_path)
         out += [f"## {name}", "", newest["description"], ""]
         out += [
-            f"- CloudEvents type: `fi.pelastus.{name}.v1`",
+            f"- CloudEvents type: `fi.pelastus.{name}.v{major}`",
             f"- Topic: `{input_topic('<department>', name)}`, record key: `{family.key_field}`",
             f"- Event time: `{family.time_field}`",
             f"- Revisions: {_revision_notes(revisions)}",
@@ -120,8 +121,8 @@ def _load(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _revisions(folder: Path) -> list[Path]:
-    found = [(p, REVISION_FILE.fullmatch(p.name)) for p in folder.glob("v1.*.json")]
+def _revisions(folder: Path, major: int) -> list[Path]:
+    found = [(p, REVISION_FILE.fullmatch(p.name)) for p in folder.glob(f"v{major}.*.json")]
     return [p for p, m in sorted((f for f in found if f[1]), key=lambda f: int(f[1][2]))]
 
 

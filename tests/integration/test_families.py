@@ -11,10 +11,11 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from jsonschema import Draft202012Validator, FormatChecker
 
 from hub.localkafka import LocalKafka
 from tests.integration.hub_process import WorkerProcess
-from tests.integration.test_worker import encode, produce, read_all
+from tests.integration.test_worker import SCHEMAS, encode, produce, read_all
 
 pytestmark = pytest.mark.integration
 
@@ -225,6 +226,9 @@ async def test_incident_and_readiness_outcomes_state_and_feedback(broker, worker
         reason for reason, _, _ in BAD
     )
     feedback = [json.loads(r.value) for r in await read_all(broker, "feedback.pirkanmaa")]
+    schema = json.loads((SCHEMAS / "feedback" / "v1.json").read_text())
+    for document in feedback:
+        Draft202012Validator(schema, format_checker=FormatChecker()).validate(document)
     errors = [f for f in feedback if f["severity"] == "error"]
     assert sorted((f["reason"], f["pointer"] or "") for f in errors) == sorted(
         (reason, pointer or "") for reason, pointer, _ in BAD

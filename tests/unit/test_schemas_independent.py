@@ -53,11 +53,19 @@ def test_examples_get_their_named_verdict(revision: Path, example: Path) -> None
     assert validator(revision).is_valid(json.loads(example.read_text())) is expected
 
 
-def test_envelope_example_and_a_snapshot_are_valid() -> None:
-    event = json.loads(
-        (SCHEMAS / "envelope" / "examples" / "unit-status-structured.json").read_text()
-    )
+@pytest.mark.parametrize(
+    "path", sorted((SCHEMAS / "envelope" / "examples").glob("*.json")), ids=lambda p: p.name
+)
+def test_envelope_examples_are_valid_whole_events(path: Path) -> None:
+    event = json.loads(path.read_text())
     assert validator(SCHEMAS / "envelope" / "v1.json").is_valid(event)
+    family = event["type"].split(".")[2]
+    newest = max(REVISIONS, key=lambda r: (r.parent.name == family, int(r.stem.split(".")[1])))
+    assert newest.parent.name == family
+    assert validator(newest).is_valid(event["data"])
+
+
+def test_a_snapshot_is_valid() -> None:
     document = snapshot(UNITS, ["pirkanmaa", "lappi", "kainuu"], 1, NOW)
     assert validator(SCHEMAS / "capability" / "v1.json").is_valid(document)
 
@@ -71,3 +79,10 @@ def test_an_example_of_a_later_revision_needs_it() -> None:
     assert not validator(SCHEMAS / "incident" / "v1.0.json").is_valid(newer)
     assert validator(SCHEMAS / "incident" / "v1.1.json").is_valid(newer)
     assert validator(SCHEMAS / "incident" / "v1.1.json").is_valid(older)
+
+
+def test_feedback_schema_knows_every_reason_and_warning_code() -> None:
+    from hub.reasons import Reason, WarningCode
+
+    schema = json.loads((SCHEMAS / "feedback" / "v1.json").read_text())
+    assert schema["properties"]["reason"]["enum"] == [*Reason, *WarningCode]

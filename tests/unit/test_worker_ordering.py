@@ -12,6 +12,7 @@ from typing import Any
 from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError
 
+from hub.families import FAMILIES
 from hub.registry import Registry
 from hub.settings import HubSettings
 from hub.worker import HubWorker
@@ -109,3 +110,10 @@ async def test_overlapping_snapshots_get_distinct_growing_numbers() -> None:
     assert hub.latest_snapshot is not None and hub.latest_snapshot["sequence"] == 2
     published = [json.loads(value)["sequence"] for topic, value in hub._producer.sent]  # type: ignore[union-attr]
     assert published == [1, 2]
+
+
+def test_every_family_has_a_store_and_its_topics_are_consumed() -> None:
+    hub = HubWorker(HubSettings(), Registry.load(SCHEMAS))
+    assert set(hub.stores) == set(FAMILIES)
+    assert {family.name for _, family in hub.routes.values()} == set(FAMILIES)
+    assert len(hub.routes) == len(FAMILIES) * 21

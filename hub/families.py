@@ -19,6 +19,8 @@ class Family:
     event_model: type[Envelope]
     key_field: str
     time_field: str
+    # The data field with a municipality code, checked against schemas/municipalities.json.
+    municipality_field: str | None = None
 
 
 UNIT_STATUS = Family(
@@ -34,6 +36,7 @@ INCIDENT = Family(
     event_model=IncidentEvent,
     key_field="incident_id",
     time_field="occurred_at",
+    municipality_field="municipality_code",
 )
 READINESS = Family(
     name="readiness",

@@ -170,13 +170,14 @@ class Validator:
                 f"got {_show_key(record.key)}",
                 None,
             )
-        municipality = getattr(data, "municipality_code", None)
+        field = family.municipality_field
+        municipality = getattr(data, field) if field else None
         if municipality is not None and municipality not in self.municipalities:
             raise _Reject(
                 Reason.MUNICIPALITY_UNKNOWN,
-                f"/data/municipality_code: '{municipality}' is not in the municipality list "
+                f"/data/{field}: '{municipality}' is not in the municipality list "
                 "(schemas/municipalities.json); use 199 when the municipality is unknown",
-                "/data/municipality_code",
+                f"/data/{field}",
             )
         event_time = getattr(data, family.time_field)
         if event_time > now + self.max_clock_skew:

@@ -91,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_validate(args)
     if args.command == "schemas":
         schemas_dir = args.schemas_dir or HubSettings().schemas_dir
+        if args.action == "check" and (args.check_docs or args.output):
+            parser.error("--check and --output go with 'schemas docs'")
         if args.action == "docs":
             from hub.contract_docs import REFERENCE, run_docs
 

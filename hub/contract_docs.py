@@ -38,18 +38,27 @@ def enum_labels(
     text = text[1:]
     if not found:
         raise LabelError(f"{where}: the description has no 'Values: <value>: fi / sv / en; ...'")
-    names = sorted((str(v) for v in values), key=len, reverse=True)  # II before I
+    names = sorted((_shown(v) for v in values), key=len, reverse=True)  # II before I
     starts = list(re.finditer(r"(?:^|; )(" + "|".join(map(re.escape, names)) + r"): ", listed))
+    if not starts or starts[0].start() != 0:
+        raise LabelError(f"{where}: 'Values:' must be followed by '<value>: fi / sv / en'")
     labels: dict[str, tuple[str, str, str]] = {}
     for match, following in zip(starts, [*starts[1:], None], strict=True):
         label = listed[match.end() : following.start() if following else len(listed)]
         parts = label.removesuffix(".").split(" / ")
         if len(parts) != 3 or not all(p.strip() for p in parts):
             raise LabelError(f"{where}: {match[1]!r} needs 'fi / sv / en', got {label!r}")
+        if ". " in label:  # the list ends the description; a sentence after it is no label
+            raise LabelError(f"{where}: the Values list must end the description: {label!r}")
         labels[match[1]] = (parts[0], parts[1], parts[2])
-    if missing := [str(v) for v in values if str(v) not in labels]:
+    if missing := [_shown(v) for v in values if _shown(v) not in labels]:
         raise LabelError(f"{where}: no fi / sv / en label for {', '.join(missing)}")
     return text, labels
+
+
+def _shown(value: Any) -> str:
+    """An enum value as the description writes it: strings bare, others as JSON."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def generate(schemas_dir: Path) -> str:
@@ -178,7 +187,7 @@ def _fields(schema: dict[str, Any], where: str) -> list[str]:
                 "| Value | Suomeksi | På svenska | In English |",
                 "|---|---|---|---|",
                 *(
-                    f"| `{v}` | {' | '.join(_cell(x) for x in labels[str(v)])} |"
+                    f"| `{_shown(v)}` | {' | '.join(_cell(x) for x in labels[_shown(v)])} |"
                     for v in node["enum"]
                 ),
             ]
@@ -217,7 +226,7 @@ def _constraints(node: dict[str, Any]) -> str:
     found = []
     if "format" in node:
         found.append(f"format {node['format']}")
-    if "pattern" in node and "format" not in node:  # a date-time's pattern only restates it
+    if "pattern" in node:
         found.append(f"pattern `{node['pattern']}`")
     for keyword, text in (
         ("minimum", "at least"),

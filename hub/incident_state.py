@@ -10,13 +10,12 @@ all give the same incident:
 - per unit, the earliest dispatch and the earliest arrival on scene;
 - the end (closed or cancelled) from the newest end event.
 
-Events are ordered by (occurred_at, event id). An event for an incident whose
+Events are ordered by (occurred_at, event id, source). An event for an incident whose
 `opened` has not been seen is accepted and kept, with a warning to the department.
 """
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import orjson
 
@@ -27,7 +26,7 @@ from hub.state import DEDUP_WINDOW, Outcome, entity_key
 ATTRIBUTES = ("incident_type", "urgency", "municipality_code", "risk_class", "grid_square")
 ENDS = frozenset({"closed", "cancelled"})
 
-Stamp = tuple[datetime, str]  # (occurred_at, event id): the order of events
+Stamp = tuple[datetime, str, str]  # (occurred_at, event id, source): the order of events
 
 
 @dataclass(slots=True)
@@ -36,11 +35,11 @@ class IncidentState:
     department: str
     incident_id: str
     opened: Stamp | None = None
-    # field -> (occurred_at, event id, value) of the newest event carrying it
-    attributes: dict[str, tuple[datetime, str, str]] = field(default_factory=dict)
+    # field -> (occurred_at, event id, source, value) of the newest event carrying it
+    attributes: dict[str, tuple[datetime, str, str, str]] = field(default_factory=dict)
     # unit_id -> [earliest dispatch, earliest arrival on scene]; None where not seen
     units: dict[str, list[datetime | None]] = field(default_factory=dict)
-    ended: tuple[datetime, str, str] | None = None  # (occurred_at, event id, closed|cancelled)
+    ended: tuple[datetime, str, str, str] | None = None  # (*stamp, closed or cancelled)
     last_event_at: datetime | None = None
     recent_events: tuple[tuple[str, str], ...] = ()
 
@@ -52,57 +51,56 @@ class IncidentState:
     def status(self) -> str:
         """closed or cancelled once ended; open once opened; unopened before that."""
         if self.ended is not None:
-            return self.ended[2]
+            return self.ended[3]
         return "open" if self.opened is not None else "unopened"
 
     def attribute(self, name: str) -> str | None:
         found = self.attributes.get(name)
-        return found[2] if found else None
+        return found[3] if found else None
 
-    def fold(self, event: ValidEvent) -> None:
+    @classmethod
+    def from_event(cls, department: str, event: ValidEvent) -> "IncidentState":
+        """What one event alone says of its incident."""
         data = event.data
-        stamp = (event.event_time, event.id)
-        if data.event == "opened" and (self.opened is None or stamp < self.opened):
-            self.opened = stamp
-        attributes = self.attributes
+        stamp = (event.event_time, event.id, event.source)
+        state = cls(event.mode, department, event.entity_id)
+        if data.event == "opened":
+            state.opened = stamp
         for name in ATTRIBUTES:
-            value = getattr(data, name)
-            if value is not None:
-                current = attributes.get(name)
-                if current is None or stamp > current[:2]:
-                    attributes[name] = (*stamp, value)
+            if (value := getattr(data, name)) is not None:
+                state.attributes[name] = (*stamp, value)
         if data.unit_id is not None:
-            times = self.units.setdefault(data.unit_id, [None, None])
-            slot = 0 if data.event == "unit_dispatched" else 1
-            if times[slot] is None or event.event_time < times[slot]:
-                times[slot] = event.event_time
-        if data.event in ENDS and (self.ended is None or stamp > self.ended[:2]):
-            self.ended = (*stamp, data.event)
-        if self.last_event_at is None or event.event_time > self.last_event_at:
-            self.last_event_at = event.event_time
-        identity = (event.id, event.source)
-        self.recent_events = (*self.recent_events[-(DEDUP_WINDOW - 1) :], identity)
+            arrived = data.event == "unit_on_scene"
+            state.units[data.unit_id] = (
+                [None, event.event_time] if arrived else [event.event_time, None]
+            )
+        if data.event in ENDS:
+            state.ended = (*stamp, data.event)
+        state.last_event_at = event.event_time
+        state.recent_events = ((event.id, event.source),)
+        return state
 
     def merge(self, other: "IncidentState") -> None:
-        """Take in what another state of the same incident knows (a changelog record)."""
+        """Take in what another state of the same incident knows: an event's, or a changelog
+        record's. Commutative and idempotent, so neither order nor repetition matters."""
         if other.opened is not None and (self.opened is None or other.opened < self.opened):
             self.opened = other.opened
         for name, theirs in other.attributes.items():
             ours = self.attributes.get(name)
-            if ours is None or theirs[:2] > ours[:2]:
+            if ours is None or theirs[:3] > ours[:3]:
                 self.attributes[name] = theirs
         for unit_id, their_times in other.units.items():
             times = self.units.setdefault(unit_id, [None, None])
             for slot, theirs in enumerate(their_times):
                 if theirs is not None and (times[slot] is None or theirs < times[slot]):
                     times[slot] = theirs
-        if other.ended is not None and (self.ended is None or other.ended[:2] > self.ended[:2]):
+        if other.ended is not None and (self.ended is None or other.ended[:3] > self.ended[:3]):
             self.ended = other.ended
         if other.last_event_at is not None and (
             self.last_event_at is None or other.last_event_at > self.last_event_at
         ):
             self.last_event_at = other.last_event_at
-        merged = dict.fromkeys((*other.recent_events, *self.recent_events))
+        merged = dict.fromkeys((*self.recent_events, *other.recent_events))
         self.recent_events = tuple(merged)[-DEDUP_WINDOW:]
 
     def to_json(self) -> bytes:
@@ -111,25 +109,25 @@ class IncidentState:
     @classmethod
     def from_json(cls, raw: bytes) -> "IncidentState":
         obj = orjson.loads(raw)
-        parse = _parse_time
+        parse = datetime.fromisoformat
         state = cls(obj["mode"], obj["department"], obj["incident_id"])
         if obj["opened"]:
-            state.opened = (parse(obj["opened"][0]), obj["opened"][1])
+            when, event_id, source = obj["opened"]
+            state.opened = (parse(when), event_id, source)
         state.attributes = {
-            name: (parse(when), event_id, value)
-            for name, (when, event_id, value) in obj["attributes"].items()
+            name: (parse(when), event_id, source, value)
+            for name, (when, event_id, source, value) in obj["attributes"].items()
         }
-        state.units = {u: [parse(t) for t in times] for u, times in obj["units"].items()}
+        state.units = {
+            unit_id: [None if t is None else parse(t) for t in times]
+            for unit_id, times in obj["units"].items()
+        }
         if obj["ended"]:
-            when, event_id, kind = obj["ended"]
-            state.ended = (parse(when), event_id, kind)
+            when, event_id, source, kind = obj["ended"]
+            state.ended = (parse(when), event_id, source, kind)
         state.last_event_at = parse(obj["last_event_at"])
         state.recent_events = tuple((i, s) for i, s in obj["recent_events"])
         return state
-
-
-def _parse_time(value: Any) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
 
 
 class IncidentStore:
@@ -150,10 +148,11 @@ class IncidentStore:
         key = entity_key(department, event.entity_id, event.mode)
         state = self.incidents.get(key)
         if state is None:
-            state = self.incidents[key] = IncidentState(event.mode, department, event.entity_id)
+            self.incidents[key] = IncidentState.from_event(department, event)
         elif (event.id, event.source) in state.recent_events:
             return Outcome.DUPLICATE
-        state.fold(event)
+        else:
+            state.merge(IncidentState.from_event(department, event))
         self._changed.add(key)
         return Outcome.ACCEPTED
 

@@ -9,9 +9,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from hub.families import Family
+from hub.families import FAMILIES, Family
 from hub.ingest import InputRecord, Rejection, Validator, ValidEvent
 from hub.reasons import WarningCode
+from hub.registry import Registry
 from hub.state import Outcome, Store
 
 
@@ -46,6 +47,15 @@ class BatchResult:
     @property
     def consumed(self) -> int:
         return sum(self.outcomes.values())
+
+
+def input_routes(registry: Registry) -> dict[str, tuple[str, Family]]:
+    """Input topic -> (department, family), for every department and family."""
+    return {
+        topic: (code, family)
+        for family in FAMILIES.values()
+        for topic, code in registry.input_topics(family.name).items()
+    }
 
 
 def process_batch(

@@ -163,7 +163,8 @@ class Publisher:
         if known is None:
             raise ValueError(f"unknown family {family!r}; known: {', '.join(sorted(FAMILIES))}")
         if isinstance(data, BaseModel):
-            data = data.model_dump(mode="json", exclude_none=False)
+            # Fields never given stay out: absent and null differ where a schema allows no null.
+            data = data.model_dump(mode="json", exclude_unset=True)
         attributes = {
             "specversion": "1.0",
             "id": event_id if event_id is not None else str(uuid.uuid4()),

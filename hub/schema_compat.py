@@ -273,7 +273,9 @@ class _Comparison:
         """With the same `if`, each branch must accept all its old branch did."""
         if "if" not in new:
             return None  # then and else alone do nothing; dropping a condition only widens
-        if "if" not in old or _canonical(old["if"]) != _canonical(new["if"]):
+        old_if, new_if = (_canonical(s["if"]) if "if" in s else None for s in (old, new))
+        # A $ref may lead elsewhere in the other schema, however alike the texts.
+        if old_if != new_if or REFERENCE.search(new_if):
             return self.flag(f"{ptr}/if", "condition_changed", old=old.get("if"), new=new["if"])
         for branch in ("then", "else"):
             self.check(old.get(branch, True), new.get(branch, True), f"{ptr}/{branch}")
@@ -333,7 +335,26 @@ def _key(node: dict) -> str:
 
 
 def _canonical(node: Any) -> str:
-    return _key(node) if isinstance(node, dict) else json.dumps(node)
+    """A whole subschema's constraints as canonical JSON: annotations dropped at every level."""
+    return json.dumps(_constraints_only(node), sort_keys=True)
+
+
+def _constraints_only(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_constraints_only(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    kept: dict[str, Any] = {}
+    for keyword, value in node.items():
+        if keyword in ANNOTATIONS:
+            continue
+        if keyword in ("properties", "patternProperties", "dependentSchemas"):  # names: kept
+            kept[keyword] = {name: _constraints_only(sub) for name, sub in value.items()}
+        elif keyword in ("enum", "const", "required"):  # values, not schemas
+            kept[keyword] = value
+        else:
+            kept[keyword] = _constraints_only(value)
+    return kept
 
 
 def _values(node: dict) -> dict[str, Any] | None:

@@ -1,7 +1,7 @@
 """Simulated traffic from every registry department: unit statuses, incidents, readiness.
 
 generate() is pure, so a (registry, seed, start, rate, shares) always yields the same bytes
-and tests can predict the hub's state with final_states(). Valid messages are built by the
+and tests can predict the hub's unit states with final_states(). Valid messages are built by the
 departments' own Publisher, which checks each with the hub's rules; bad ones are spoiled by
 hand. run() produces it all to Kafka.
 """

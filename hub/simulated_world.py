@@ -98,7 +98,8 @@ class Incident:
     department: Department
     incident_id: str
     position: tuple[float, float]
-    attributes: dict[str, str]  # incident_type, urgency, municipality_code, risk_class
+    # incident_type, urgency, municipality_code, risk_class and maybe grid_square
+    attributes: dict[str, str]
     committed: int = 0  # units dispatched and not yet cleared; at zero again, closed
 
 

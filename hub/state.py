@@ -1,7 +1,7 @@
 """Latest state per entity (unit, station), decided by event time, and its changelog encoding.
 
-An event replaces an entity's state only when it is newer: (event time, event id)
-greater than the current one, so the result does not depend on arrival order.
+An event replaces an entity's state only when it is newer: (event time, event id,
+source) greater than the current one, so the result does not depend on arrival order.
 An entity remembers the identities of its last DEDUP_WINDOW accepted events; a
 redelivery of any of them is a duplicate and changes nothing.
 """
@@ -154,6 +154,12 @@ class UnitState:
         )
 
 
+def stamp(state: LatestState) -> tuple[datetime, str, str]:
+    """(event time, event id, source) of the event a state is from: how states are ordered.
+    Its identity is the newest of the state's recent events."""
+    return (state.observed_at, state.event_id, state.recent_events[-1][1])
+
+
 def entity_key(department: str, entity_id: str, mode: str = "actual") -> str:
     """'pirkanmaa/RPI487' for real entities; exercise and test ones are prefixed by their mode."""
     return f"{department}/{entity_id}" if mode == "actual" else f"{mode}:{department}/{entity_id}"
@@ -182,7 +188,7 @@ class LatestStore(Generic[S]):
         if current is not None:
             if identity in current.recent_events:
                 return Outcome.DUPLICATE
-            if (event.event_time, event.id) <= (current.observed_at, current.event_id):
+            if (event.event_time, event.id, event.source) <= stamp(current):
                 return Outcome.STALE
             recent = current.recent_events[-(DEDUP_WINDOW - 1) :]
         self.states[key] = self.state_class.from_event(department, event, (*recent, identity))
@@ -203,10 +209,7 @@ class LatestStore(Generic[S]):
         """
         state = self.state_class.from_json(raw)
         current = self.states.get(state.key)
-        if current is None or (state.observed_at, state.event_id) > (
-            current.observed_at,
-            current.event_id,
-        ):
+        if current is None or stamp(state) > stamp(current):
             self.states[state.key] = state
 
 

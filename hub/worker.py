@@ -27,11 +27,10 @@ from mode import Service
 
 from hub import topics
 from hub.aggregate import STATUS_CLASS, snapshot
-from hub.families import FAMILIES, Family
 from hub.incident_state import IncidentStore
 from hub.ingest import Validator
 from hub.metrics import HubMetrics
-from hub.process import BatchResult, DeadLetter, Warned, process_batch
+from hub.process import BatchResult, DeadLetter, Warned, input_routes, process_batch
 from hub.readiness_state import ReadinessStore
 from hub.reasons import WarningCode
 from hub.registry import Registry
@@ -42,8 +41,8 @@ log = logging.getLogger(__name__)
 
 FEEDBACK_SCHEMA = "fi.pelastus.feedback.v1"
 WARNING_MESSAGES = {
-    WarningCode.INCIDENT_NOT_OPENED: "incident '{entity}' has no opened event at the hub yet; "
-    "this event is kept and joins the incident when its opened event arrives",
+    WarningCode.INCIDENT_NOT_OPENED: "/data/incident_id: incident '{entity}' has no opened "
+    "event at the hub yet; this event is kept and joins the incident when its opened arrives",
 }
 WARNING_POINTERS = {WarningCode.INCIDENT_NOT_OPENED: "/data/incident_id"}
 
@@ -54,20 +53,16 @@ class HubWorker(Service):
         self.settings = settings
         self.registry = registry
         self.metrics = HubMetrics()
-        self.units = UnitStore()
+        self.unit_store = UnitStore()
         self.stores: dict[str, Store] = {
-            "unit-status": self.units,
+            "unit-status": self.unit_store,
             "incident": IncidentStore(),
             "readiness": ReadinessStore(),
         }
         self.validator = Validator(
             registry, settings.max_message_bytes, settings.max_clock_skew_seconds
         )
-        self.routes: dict[str, tuple[str, Family]] = {
-            topic: (code, family)
-            for family in FAMILIES.values()
-            for topic, code in registry.input_topics(family.name).items()
-        }
+        self.routes = input_routes(registry)
         self.sequence = 0
         self.latest_snapshot: dict[str, Any] | None = None
         self.restored = False
@@ -305,7 +300,7 @@ class HubWorker(Service):
         now = datetime.now(UTC)
         # Numbered before the first await: the timer and a request may overlap here.
         self.sequence += 1
-        document = snapshot(self.units.units.values(), self.registry.codes, self.sequence, now)
+        document = snapshot(self.unit_store.units.values(), self.registry.codes, self.sequence, now)
         await (
             await self._producer.send(
                 topics.CAPABILITY, value=orjson.dumps(document), key=b"national"

@@ -252,16 +252,16 @@ async def test_incident_and_readiness_outcomes_state_and_feedback(broker, worker
         "lappi/LA-1",
     }
     pi1 = incidents["pirkanmaa/PI-1"]
-    assert pi1["opened"] == [at(0), "i1"]
+    assert pi1["opened"] == [at(0), "i1", SOURCE]
     assert pi1["units"] == {"RPI1": [at(20), at(300)], "RPI3": [at(25), None]}
-    assert pi1["ended"] == [at(900), "i6", "closed"]
-    assert {k: v[2] for k, v in pi1["attributes"].items()} == dict(
+    assert pi1["ended"] == [at(900), "i6", SOURCE, "closed"]
+    assert {k: v[3] for k, v in pi1["attributes"].items()} == dict(
         FIRE, risk_class="I", grid_square="6825:327"
     )
     pi2 = incidents["pirkanmaa/PI-2"]
-    assert pi2["opened"] == [at(30), "i5"] and pi2["units"] == {"RPI2": [None, at(100)]}
+    assert pi2["opened"] == [at(30), "i5", SOURCE] and pi2["units"] == {"RPI2": [None, at(100)]}
     drill = incidents["exercise:pirkanmaa/PI-1"]
-    assert drill["mode"] == "exercise" and drill["opened"] == [at(10), "x1"]
+    assert drill["mode"] == "exercise" and drill["opened"] == [at(10), "x1", SOURCE]
 
     stations = await latest_states(broker, "readiness")
     assert set(stations) == {"pirkanmaa/PI-4", "exercise:pirkanmaa/PI-4"}
@@ -278,6 +278,6 @@ async def test_restarted_worker_continues_incidents_from_restored_state(broker, 
     # Its opened came before the restart: known from the changelog, so no warning now.
     assert worker.counter("pelastus_hub_warnings_total", ("warning",)) == {}
     pi2 = (await latest_states(broker, "incident"))["pirkanmaa/PI-2"]
-    assert pi2["opened"] == [at(30), "i5"]
+    assert pi2["opened"] == [at(30), "i5", SOURCE]
     assert pi2["units"] == {"RPI2": [None, at(100)]}
-    assert pi2["ended"] == [at(1200), "i7", "closed"]
+    assert pi2["ended"] == [at(1200), "i7", SOURCE, "closed"]

@@ -14,7 +14,9 @@ from hub.state import Outcome
 T0 = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
 
 
-def incident_event(event_id: str, kind: str, seconds: float, **fields: Any) -> ValidEvent:
+def incident_event(
+    event_id: str, kind: str, seconds: float, source: str = "/s", **fields: Any
+) -> ValidEvent:
     when = T0 + timedelta(seconds=seconds)
     data: dict[str, Any] = {
         "department": "pirkanmaa",
@@ -31,7 +33,7 @@ def incident_event(event_id: str, kind: str, seconds: float, **fields: Any) -> V
             **data,
         }
     model = IncidentV1.model_validate(data)
-    return ValidEvent("/s", event_id, model, "PI-1", when)
+    return ValidEvent(source, event_id, model, "PI-1", when)
 
 
 LIFE = [
@@ -45,13 +47,8 @@ LIFE = [
 
 
 def summary(state: IncidentState) -> tuple:
-    return (
-        state.status,
-        state.opened,
-        {name: state.attribute(name) for name in ("incident_type", "urgency", "risk_class")},
-        state.units,
-        state.last_event_at,
-    )
+    """Everything the incident says, but its dedup memory (which keeps arrival order)."""
+    return (state.opened, state.attributes, state.units, state.ended, state.last_event_at)
 
 
 def test_a_whole_life() -> None:
@@ -59,7 +56,7 @@ def test_a_whole_life() -> None:
     assert [store.apply("pirkanmaa", e) for e in LIFE] == [Outcome.ACCEPTED] * len(LIFE)
     state = store.incidents["pirkanmaa/PI-1"]
     assert state.status == "closed"
-    assert state.opened == (T0, "o")
+    assert state.opened == (T0, "o", "/s")
     assert state.attribute("urgency") == "A"  # the newest event carrying it
     assert state.attribute("incident_type") == "building_fire"
     assert state.units["RPI487"] == [T0 + timedelta(seconds=30), T0 + timedelta(seconds=400)]
@@ -124,6 +121,19 @@ def test_exercise_incident_is_apart_from_real_ones() -> None:
     assert store.incidents["pirkanmaa/PI-1"].units == {}
 
 
+def test_events_alike_but_for_their_source_give_one_result_in_either_order() -> None:
+    """(source, id) identifies an event: two sources may use the same id at the same time."""
+    first = incident_event("same", "unit_on_scene", 400, "/a", unit_id="RPI487", urgency="A")
+    second = incident_event("same", "unit_on_scene", 400, "/b", unit_id="RPI487", urgency="C")
+    results = []
+    for order in ((first, second), (second, first)):
+        store = IncidentStore()
+        assert [store.apply("pirkanmaa", e) for e in order] == [Outcome.ACCEPTED] * 2
+        results.append(summary(store.incidents["pirkanmaa/PI-1"]))
+    assert results[0] == results[1]
+    assert results[0][1]["urgency"][3] == "C"  # the greater source wins the tie
+
+
 def test_changelog_round_trip_and_merge_in_any_order() -> None:
     first, second = IncidentStore(), IncidentStore()
     for e in LIFE[:3]:
@@ -143,3 +153,21 @@ def test_changelog_round_trip_and_merge_in_any_order() -> None:
         )
     once = IncidentState.from_json(whole.incidents["pirkanmaa/PI-1"].to_json())
     assert once == whole.incidents["pirkanmaa/PI-1"]
+
+
+def test_merging_overlapping_or_repeated_states_changes_nothing_more() -> None:
+    whole, early, late = IncidentStore(), IncidentStore(), IncidentStore()
+    for e in LIFE:
+        whole.apply("pirkanmaa", e)
+    for e in LIFE[:4]:
+        early.apply("pirkanmaa", e)
+    for e in LIFE[2:]:
+        late.apply("pirkanmaa", e)
+    expected = summary(whole.incidents["pirkanmaa/PI-1"])
+    merged = IncidentStore()
+    for raw in [s.to_json() for s in (*early.take_changes(), *late.take_changes())] * 2:
+        merged.restore(raw)
+    assert summary(merged.incidents["pirkanmaa/PI-1"]) == expected
+    again = IncidentState.from_json(merged.incidents["pirkanmaa/PI-1"].to_json())
+    again.merge(merged.incidents["pirkanmaa/PI-1"])
+    assert summary(again) == expected

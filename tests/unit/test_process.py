@@ -1,6 +1,6 @@
 from hub.families import UNIT_STATUS
 from hub.ingest import Validator
-from hub.process import process_batch
+from hub.process import input_routes, process_batch
 from hub.reasons import Reason
 from hub.registry import Registry
 from hub.state import Outcome, UnitStore
@@ -51,17 +51,12 @@ def test_every_record_gets_exactly_one_outcome() -> None:
 
 
 def test_families_share_a_batch_and_warnings_are_no_outcome() -> None:
-    from hub.families import FAMILIES
     from hub.incident_state import IncidentStore
     from hub.readiness_state import ReadinessStore
     from hub.reasons import WarningCode
     from tests.unit.helpers import example_event, incident_record, opened
 
-    routes = {
-        topic: (code, family)
-        for family in FAMILIES.values()
-        for topic, code in REGISTRY.input_topics(family.name).items()
-    }
+    routes = input_routes(REGISTRY)
     on_scene = example_event("incident", "valid-unit-on-scene")
     records = [
         record(event()),

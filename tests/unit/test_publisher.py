@@ -1,5 +1,6 @@
 """The Publisher without a broker: the records it builds, and what it refuses to send."""
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, ClassVar
@@ -9,7 +10,7 @@ import pytest
 
 import hub.publisher
 from hub.contracts.unit_status import UnitStatusV1
-from hub.families import UNIT_STATUS
+from hub.families import FAMILIES, UNIT_STATUS
 from hub.ingest import Validator, ValidEvent
 from hub.publisher import InvalidEvent, Publisher
 from hub.reasons import Reason
@@ -140,7 +141,7 @@ def test_model_instances_and_datetimes_are_sent_as_rfc3339(observed, content_mod
         assert event.data == model
     sent = orjson.loads(publisher().build("unit-status", model, content_mode=content_mode)[2])
     sent_data = sent if content_mode == "binary" else sent["data"]
-    assert (sent_data["position"], sent_data["incident_id"]) == (None, None)
+    assert "position" not in sent_data and "incident_id" not in sent_data  # never given
 
 
 @pytest.mark.parametrize(
@@ -262,3 +263,24 @@ def test_exercise_mode_travels_in_the_envelope(content_mode) -> None:
         Record(topic, key, value, headers), "pirkanmaa", UNIT_STATUS, datetime.now(UTC)
     )
     assert checked.mode == "exercise"
+
+
+@pytest.mark.parametrize(
+    ("family", "example", "key"),
+    [
+        ("unit-status", "valid-null-optionals", b"EPI121"),
+        ("incident", "valid-closed", b"PI-2026-004512"),
+        ("incident", "valid-opened-without-risk-class", b"PI-2026-004513"),
+        ("readiness", "valid-volunteer-station", b"PI-31"),
+    ],
+)
+def test_a_model_instance_of_every_family_is_published_as_given(
+    family: str, example: str, key: bytes
+) -> None:
+    """Optional fields left out stay out: null is no value where a schema allows none."""
+    data = json.loads((SCHEMAS / family / "examples" / f"{example}.json").read_text())
+    model = FAMILIES[family].models[1].model_validate(data)
+    topic, record_key, value, _ = publisher().build(family, model, time=TIME)
+    assert (topic, record_key) == (f"dept.pirkanmaa.{family}", key)
+    sent = json.loads(value)["data"]
+    assert set(sent) == set(data)

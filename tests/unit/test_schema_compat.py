@@ -545,3 +545,20 @@ def test_a_folder_without_revisions_fails(tmp_path: Path) -> None:
     lines: list[str] = []
     assert run_check(tmp_path, out=lines.append) == 1
     assert lines[0].startswith("no schema revisions")
+
+
+def test_a_condition_through_a_ref_is_never_taken_as_unchanged() -> None:
+    old = {
+        "$defs": {"kind": {"const": "opened"}},
+        "if": {"properties": {"event": {"$ref": "#/$defs/kind"}}},
+        "then": {"required": ["a"]},
+    }
+    new = copy.deepcopy(old)
+    new["$defs"]["kind"] = {"const": "closed"}  # the same if-text, another condition
+    assert ("/if", "condition_changed") in [i[:2] for i in compare(old, new)]
+
+
+def test_annotations_inside_a_condition_are_no_change() -> None:
+    new = copy.deepcopy(INCIDENT)
+    at(new, (*OPENED_RULE, "if", "properties", "event"))["description"] = "The alarm."
+    assert compare(INCIDENT, new) == []

@@ -107,3 +107,15 @@ def test_restore_keeps_the_newer_state() -> None:
     store.restore(newer.units["pirkanmaa/RPI487"].to_json())
     store.restore(older.units["pirkanmaa/RPI487"].to_json())  # a late write of a former owner
     assert store.units["pirkanmaa/RPI487"].status == "dispatched"
+
+
+def test_same_time_and_id_from_two_sources_gives_one_result_in_either_order() -> None:
+    one, other = valid("x", 5, "en_route"), valid("x", 5, "on_scene")
+    other = replace(other, source="/t")
+    finals = []
+    for first, second in ((one, other), (other, one)):
+        store = UnitStore()
+        store.apply("pirkanmaa", first)
+        store.apply("pirkanmaa", second)
+        finals.append(store.units["pirkanmaa/RPI487"].status)
+    assert finals == ["on_scene", "on_scene"]  # "/t" > "/s"

@@ -100,7 +100,7 @@ async def test_a_failed_commit_does_not_stop_the_worker() -> None:
     hub = worker(log, CommitFailedError("rebalanced"))
     result = await hub.handle_batch(batches())
     assert result.consumed == 2
-    assert hub.units.units  # the state stands; the new owner's replay finds duplicates
+    assert hub.unit_store.units  # the state stands; the new owner's replay finds duplicates
 
 
 async def test_overlapping_snapshots_get_distinct_growing_numbers() -> None:

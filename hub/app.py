@@ -9,8 +9,10 @@ takes a session timeout.
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import faust
+from faust.types import TP
 
 from hub import topics
 from hub.registry import Registry
@@ -44,17 +46,30 @@ def create_app(settings: HubSettings) -> tuple[faust.App, HubWorker]:
         web_bind=settings.web_host,
         store="memory://",
         datadir=FAUST_DATADIR,
+        # How soon the lead moves on when its worker dies without leaving the group.
+        broker_session_timeout=10.0,
         topic_disable_leader=True,
         autodiscover=False,
     )
     worker = HubWorker(settings, registry, loop=app.loop)
     app.add_dependency(worker)
 
+    # The one partition of hub.snapshot-requests is the lead (hub/leadership.py): its
+    # owner in this app's group publishes the snapshots, on the cadence and on request.
     @app.agent(app.topic(topics.SNAPSHOT_REQUESTS, value_serializer="raw"))
     async def on_demand_snapshot(requests: faust.StreamT) -> None:
         async for _ in requests:
             if worker.ready:
                 await worker.publish_snapshot()
+
+    @app.on_partitions_assigned.connect
+    async def take_lead(sender: Any, assigned: set[TP], **kwargs: Any) -> None:
+        worker.leadership.assigned = any(tp.topic == topics.SNAPSHOT_REQUESTS for tp in assigned)
+
+    @app.on_partitions_revoked.connect
+    async def give_lead(sender: Any, revoked: set[TP], **kwargs: Any) -> None:
+        if any(tp.topic == topics.SNAPSHOT_REQUESTS for tp in revoked):
+            worker.leadership.assigned = False
 
     add_routes(app, worker, registry)
     return app, worker

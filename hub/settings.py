@@ -40,6 +40,9 @@ class HubSettings(BaseSettings):
         1, ge=1, description="Replicas of the topics the hub creates; 3 on a production cluster."
     )
     batch_max_records: int = Field(5000, ge=1, description="Most records processed in one batch.")
+    stale_after_seconds: float = Field(
+        900.0, gt=0, description="Silence after which a department is flagged stale."
+    )
     web_host: str = Field("127.0.0.1", description="Address of the HTTP API and /metrics.")
     web_port: int = Field(6066, ge=0, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"

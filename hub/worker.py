@@ -29,6 +29,7 @@ from hub import topics
 from hub.aggregate import STATUS_CLASS, snapshot
 from hub.incident_state import IncidentStore
 from hub.ingest import Validator
+from hub.leadership import Leadership
 from hub.metrics import HubMetrics
 from hub.process import BatchResult, DeadLetter, Warned, input_routes, process_batch
 from hub.readiness_state import ReadinessStore
@@ -63,6 +64,7 @@ class HubWorker(Service):
             registry, settings.max_message_bytes, settings.max_clock_skew_seconds
         )
         self.routes = input_routes(registry)
+        self.leadership = Leadership(settings.kafka_options(), f"{settings.group_id}-snapshots")
         self.sequence = 0
         self.latest_snapshot: dict[str, Any] | None = None
         self.restored = False
@@ -71,6 +73,10 @@ class HubWorker(Service):
         # before its next batch, so no batch and no catch-up ever interleave.
         self.catch_up_needed = False
         self._state_positions = dict.fromkeys(self.stores, 0)
+        # The reader is one consumer: catch-ups (before a batch, before a snapshot) take turns.
+        self._reader_lock = asyncio.Lock()
+        # Snapshots are numbered and sent one at a time: the timer and a request may overlap.
+        self._publish_lock = asyncio.Lock()
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._reader: AIOKafkaConsumer | None = None
@@ -100,13 +106,18 @@ class HubWorker(Service):
             max_request_size=self.settings.max_message_bytes * 2 + (1 << 20),
         )
         await self._producer.start()
-        # A group-less reader for the compacted state topic and the last snapshot.
+        # A group-less reader for the compacted state topics and the snapshots; committed
+        # records only, so that a fenced former leader's snapshot is never read.
         self._reader = AIOKafkaConsumer(
-            **options, enable_auto_commit=False, auto_offset_reset="earliest"
+            **options,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
         )
         await self._reader.start()
         await self._catch_up_state()
-        self.sequence = await self._last_sequence()
+        self.latest_snapshot = await self._last_snapshot()
+        self.sequence = self.latest_snapshot["sequence"] if self.latest_snapshot else 0
         self.restored = True
         restored = ", ".join(f"{len(store)} {family}" for family, store in self.stores.items())
         log.info("restored states (%s); snapshot sequence %d", restored, self.sequence)
@@ -122,6 +133,7 @@ class HubWorker(Service):
         self._consumer.subscribe(topics=list(self.routes), listener=_Assignment(self))
 
     async def on_shutdown(self) -> None:
+        await self.leadership.stop()
         for client in (self._consumer, self._reader, self._producer):
             if client is not None:
                 await client.stop()
@@ -131,20 +143,26 @@ class HubWorker(Service):
 
         On assignment this picks up what another worker wrote for partitions that
         move here: that worker produced its changelog before committing offsets.
+        Before a snapshot it brings in what every other worker wrote: the changelogs,
+        keyed by entity, are where the workers' states meet (README, "Several workers").
         """
-        for family, store in self.stores.items():
-            partition = TopicPartition(topics.state_topic(family), 0)
-            async for record in self._read(partition, self._state_positions[family]):
-                if record.value is not None:
-                    store.restore(record.value)
-                self._state_positions[family] = record.offset + 1
+        async with self._reader_lock:
+            for family, store in self.stores.items():
+                partition = TopicPartition(topics.state_topic(family), 0)
+                async for record in self._read(partition, self._state_positions[family]):
+                    if record.value is not None:
+                        store.restore(record.value)
+                    self._state_positions[family] = record.offset + 1
 
-    async def _last_sequence(self) -> int:
+    async def _last_snapshot(self) -> dict[str, Any] | None:
+        """The newest committed snapshot on national.capability, if any."""
         partition = TopicPartition(topics.CAPABILITY, 0)
         last = None
-        async for record in self._read(partition, -1):
-            last = record
-        return int(orjson.loads(last.value)["sequence"]) if last else 0
+        async with self._reader_lock:
+            # Each snapshot is a record and a transaction marker: look a few offsets back.
+            async for record in self._read(partition, -16):
+                last = record
+        return orjson.loads(last.value) if last else None
 
     async def _read(self, partition: TopicPartition, start: int) -> AsyncIterator[Any]:
         """Records of one partition from start (negative: from the end) to the current end.
@@ -187,8 +205,17 @@ class HubWorker(Service):
     @Service.task
     async def _publish_on_cadence(self) -> None:
         async for _ in self.itertimer(self.settings.snapshot_interval_seconds, name="snapshot"):
-            if self.ready:
-                await self.publish_snapshot()
+            if self.ready and await self.publish_snapshot() is None:
+                await self._follow_snapshots()
+
+    async def _follow_snapshots(self) -> None:
+        """Not leading: serve the leader's latest snapshot on this worker's API too."""
+        latest = await self._last_snapshot()
+        if latest and (
+            self.latest_snapshot is None or latest["sequence"] > self.latest_snapshot["sequence"]
+        ):
+            self.latest_snapshot = latest
+            self.sequence = latest["sequence"]
 
     async def handle_batch(self, batches: dict[TopicPartition, list[Any]]) -> BatchResult:
         started = time.perf_counter()
@@ -294,19 +321,32 @@ class HubWorker(Service):
         )
         return await producer.send(topics.feedback_topic(department), value=value, key=record.key)
 
-    async def publish_snapshot(self) -> dict[str, Any]:
-        """Build, publish and remember the next capability snapshot."""
-        assert self._producer is not None
-        now = datetime.now(UTC)
-        # Numbered before the first await: the timer and a request may overlap here.
-        self.sequence += 1
-        document = snapshot(self.unit_store.units.values(), self.registry.codes, self.sequence, now)
-        await (
-            await self._producer.send(
-                topics.CAPABILITY, value=orjson.dumps(document), key=b"national"
+    async def publish_snapshot(self) -> dict[str, Any] | None:
+        """Build, publish and remember the next capability snapshot, if this worker leads;
+        None if it does not."""
+        async with self._publish_lock:
+            if await self.leadership.settle():
+                # Fenced now, the former leader can add no snapshot after the one read here.
+                latest = await self._last_snapshot()
+                self.sequence = max(self.sequence, latest["sequence"] if latest else 0)
+            if not self.leadership.leading:
+                return None
+            await self._catch_up_state()
+            now = datetime.now(UTC)
+            document = snapshot(
+                self.unit_store.units.values(),
+                self.stores["incident"].incidents.values(),  # type: ignore[attr-defined]
+                self.stores["readiness"].states.values(),  # type: ignore[attr-defined]
+                self.registry.codes,
+                self.sequence + 1,
+                now,
+                self.settings.stale_after_seconds,
             )
-        )
-        if self.latest_snapshot is None or document["sequence"] > self.latest_snapshot["sequence"]:
+            if not await self.leadership.send(
+                topics.CAPABILITY, b"national", orjson.dumps(document)
+            ):
+                return None
+            self.sequence = document["sequence"]
             self.latest_snapshot = document
         self._export_gauges(document)
         return document

@@ -14,7 +14,7 @@ import pytest
 
 from hub.aggregate import snapshot
 from tests.unit.helpers import NOW, SCHEMAS
-from tests.unit.test_aggregate import UNITS
+from tests.unit.test_aggregate import INCIDENTS, STATIONS, UNITS
 
 REVISIONS = sorted(SCHEMAS.glob("*/v*.*.json"))
 # An example made for a later revision says so: valid-v1.1-....json; others hold for all.
@@ -66,8 +66,8 @@ def test_envelope_examples_are_valid_whole_events(path: Path) -> None:
 
 
 def test_a_snapshot_is_valid() -> None:
-    document = snapshot(UNITS, ["pirkanmaa", "lappi", "kainuu"], 1, NOW)
-    assert validator(SCHEMAS / "capability" / "v1.json").is_valid(document)
+    document = snapshot(UNITS, INCIDENTS, STATIONS, ["pirkanmaa", "lappi", "kainuu"], 1, NOW, 900)
+    assert validator(SCHEMAS / "capability" / "v2.json").is_valid(document)
 
 
 def test_an_example_of_a_later_revision_needs_it() -> None:

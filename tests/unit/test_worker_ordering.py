@@ -103,13 +103,55 @@ async def test_a_failed_commit_does_not_stop_the_worker() -> None:
     assert hub.unit_store.units  # the state stands; the new owner's replay finds duplicates
 
 
-async def test_overlapping_snapshots_get_distinct_growing_numbers() -> None:
+class Leadership:
+    """Stands in for hub.leadership.Leadership: leads, or is fenced at the n-th send."""
+
+    def __init__(self, leading: bool = True, fenced_at: int | None = None) -> None:
+        self.leading = leading
+        self.fenced_at = fenced_at
+        self.sent: list[bytes] = []
+
+    async def settle(self) -> bool:
+        return False
+
+    async def send(self, topic: str, key: bytes, value: bytes) -> bool:
+        await asyncio.sleep(0)  # lets an overlapping call run here
+        if len(self.sent) == self.fenced_at:
+            self.leading = False
+            return False
+        self.sent.append(value)
+        return True
+
+
+def publishing(leadership: Leadership) -> HubWorker:
     hub = worker([])
+    hub.leadership = leadership  # type: ignore[assignment]
+
+    async def caught_up() -> None:
+        await asyncio.sleep(0)
+
+    hub._catch_up_state = caught_up  # type: ignore[method-assign]
+    return hub
+
+
+async def test_overlapping_snapshots_get_distinct_growing_numbers() -> None:
+    leadership = Leadership()
+    hub = publishing(leadership)
     first, second = await asyncio.gather(hub.publish_snapshot(), hub.publish_snapshot())
-    assert (first["sequence"], second["sequence"]) == (1, 2)
+    assert (first["sequence"], second["sequence"]) == (1, 2)  # type: ignore[index]
     assert hub.latest_snapshot is not None and hub.latest_snapshot["sequence"] == 2
-    published = [json.loads(value)["sequence"] for topic, value in hub._producer.sent]  # type: ignore[union-attr]
-    assert published == [1, 2]
+    assert [json.loads(value)["sequence"] for value in leadership.sent] == [1, 2]
+
+
+async def test_only_the_leader_publishes_and_a_fenced_one_stops() -> None:
+    follower = publishing(Leadership(leading=False))
+    assert await follower.publish_snapshot() is None
+    leadership = Leadership(fenced_at=1)
+    hub = publishing(leadership)
+    assert (await hub.publish_snapshot())["sequence"] == 1  # type: ignore[index]
+    assert await hub.publish_snapshot() is None  # fenced: another worker leads now
+    assert await hub.publish_snapshot() is None
+    assert hub.sequence == 1 and len(leadership.sent) == 1
 
 
 def test_every_family_has_a_store_and_its_topics_are_consumed() -> None:

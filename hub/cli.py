@@ -23,6 +23,9 @@ def main(argv: list[str] | None = None) -> int:
 
     simulate = commands.add_parser("simulate", help="produce simulated department traffic")
     _simulation_options(simulate)
+    simulate.add_argument(
+        "--truth", type=Path, help="write the ground truth of what was sent to this JSON file"
+    )
 
     run = commands.add_parser(
         "run", help="the demo: local Kafka, a worker and simulated traffic, until Ctrl-C"
@@ -155,6 +158,7 @@ def _simulate(settings: HubSettings, args: argparse.Namespace) -> int:
                 out_of_order_share=args.out_of_order_share,
                 binary_share=args.binary_share,
                 progress=lambda line: print(line, file=sys.stderr, flush=True),
+                truth=args.truth,
             )
         )
     return 0

@@ -14,6 +14,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -45,6 +46,7 @@ COMMITTED = ("dispatched", "en_route", "on_scene", "available")
 NEXT_STATUS = dict(zip(COMMITTED, (*COMMITTED[1:], "available_at_station"), strict=True))
 # Chances of a fleet step; else a committed unit advances.
 OPEN_INCIDENT, TOGGLE_SERVICE, READINESS_CHANGE = 0.1, 0.03, 0.05
+OPENING_ATTRIBUTES = ("incident_type", "urgency", "municipality_code", "risk_class", "grid_square")
 BURST_INTERVAL = 0.01  # seconds between sending bursts when keeping up
 MAX_BURST = 2000  # keeps progress lines and the duration check timely when behind
 
@@ -337,6 +339,52 @@ def final_states(messages: Iterable[Message]) -> dict[str, dict[str, Any]]:
     return {key: data for key, data in valid}
 
 
+def ground_truth(messages: Iterable[Message]) -> dict[str, Any]:
+    """What the hub must know after these messages, worked out from the simulation's own
+    valid messages, not by the hub's code: the oracle tests compare the hub with.
+
+    units: the latest data per unit (final_states). stations: the latest readiness per
+    station. incidents: per incident its alarm time, attributes, per unit the dispatch
+    and arrival times, its end, and the first unit's response time in seconds.
+    """
+    messages = list(messages)
+    stations: dict[str, dict[str, Any]] = {}
+    incidents: dict[str, dict[str, Any]] = {}
+    for message in messages:
+        if message.kind != "valid" or message.family == "unit-status":
+            continue
+        data = message_data(message)
+        key = message.entity_key
+        if message.family == "readiness":
+            seen = stations.get(key)  # type: ignore[arg-type]
+            if seen is None or _time(data["observed_at"]) > _time(seen["observed_at"]):
+                stations[key] = data  # type: ignore[index]
+            continue
+        # The simulator tells each incident's events in the order they happen.
+        incident = incidents.setdefault(  # type: ignore[arg-type]
+            key, {"department": data["department"], "incident_id": data["incident_id"], "units": {}}
+        )
+        if data["event"] == "opened":
+            incident["opened_at"] = data["occurred_at"]
+            incident.update({k: v for k, v in data.items() if k in OPENING_ATTRIBUTES})
+        elif data["event"] in ("unit_dispatched", "unit_on_scene"):
+            times = incident["units"].setdefault(data["unit_id"], [None, None])
+            times[1 if data["event"] == "unit_on_scene" else 0] = data["occurred_at"]
+        else:
+            incident["ended"] = data["event"]
+    for incident in incidents.values():
+        arrivals = [_time(t) for _, t in incident["units"].values() if t]
+        opened = _time(incident["opened_at"])
+        first = min(arrivals, default=None)
+        incident["response_seconds"] = (first - opened).total_seconds() if first else None
+        incident.setdefault("ended", None)
+    return {"units": final_states(messages), "stations": stations, "incidents": incidents}
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
 def _by_kind(counts: Counter[str], group: bool = False) -> str:
     # Progress lines lump the invalid reasons together, to stay short enough to read.
     shown: Counter[str] = Counter()
@@ -358,9 +406,11 @@ async def run(
     out_of_order_share: float,
     binary_share: float,
     progress: Callable[[str], None],
+    truth: Path | None = None,
 ) -> Counter[str]:
     """Produce simulated traffic at `rate` messages a second until `duration` seconds or
-    `count` messages, whichever comes first (neither: until cancelled); counts by kind."""
+    `count` messages, whichever comes first (neither: until cancelled); counts by kind.
+    With `truth`, also write the ground truth of what was sent there (JSON), at the end."""
     shares = (invalid_share, duplicate_share, out_of_order_share, binary_share)
     messages = generate(registry, seed, datetime.now(UTC), rate, *shares)
     total = math.inf if count is None else count
@@ -368,6 +418,7 @@ async def run(
         total = min(total, math.ceil(duration * rate))
     counts: Counter[str] = Counter()
     failures: list[BaseException] = []
+    sent_messages: list[Message] = []
 
     def delivered(future: asyncio.Future[Any]) -> None:
         if not future.cancelled() and (error := future.exception()) is not None:
@@ -392,6 +443,8 @@ async def run(
                 )
                 future.add_done_callback(delivered)
                 counts[msg.kind] += 1
+                if truth is not None:
+                    sent_messages.append(msg)
             sent = due
             if duration is not None and now - began >= duration:
                 break  # behind schedule: the duration still wins
@@ -410,4 +463,7 @@ async def run(
         elapsed, total_sent = max(loop.time() - began, 1e-9), counts.total()
         summary = f"{total_sent} messages in {elapsed:.1f} s ({total_sent / elapsed:.0f}/s)"
         progress(f"{'done' if finished else 'stopped'}: {summary}; {_by_kind(counts)}")
+        if truth is not None:
+            truth.write_bytes(orjson.dumps(ground_truth(sent_messages), option=orjson.OPT_INDENT_2))
+            progress(f"ground truth of {len(sent_messages)} messages written to {truth}")
     return counts

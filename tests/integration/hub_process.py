@@ -83,6 +83,11 @@ class WorkerProcess:
                 labels, value = line[len(name) + 1 :].split("} ")
                 parts = dict(item.split("=", 1) for item in labels.split(","))
                 key = tuple(parts[label].strip('"') for label in by)
+            elif line.startswith(name + " "):  # a counter without labels
+                key, value = (), line.split(" ")[1]
+            else:
+                continue
+            if float(value):
                 totals[key] = totals.get(key, 0) + float(value)
         return totals
 

@@ -14,6 +14,7 @@ Events are ordered by (occurred_at, event id, source). An event for an incident 
 `opened` has not been seen is accepted and kept, with a warning to the department.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -131,18 +132,25 @@ class IncidentState:
 
 
 class IncidentStore:
-    def __init__(self) -> None:
+    def __init__(self, is_late: Callable[[str, datetime], bool] | None = None) -> None:
+        """`is_late(department, alarm time)`: whether a KPI window of that alarm has closed."""
         self.incidents: dict[str, IncidentState] = {}
         self._changed: set[str] = set()
+        self.is_late = is_late
 
     def __len__(self) -> int:
         return len(self.incidents)
 
     def warning(self, department: str, event: ValidEvent) -> WarningCode | None:
-        if event.data.event == "opened":
-            return None
         known = self.incidents.get(entity_key(department, event.entity_id, event.mode))
-        return WarningCode.INCIDENT_NOT_OPENED if known is None or known.opened is None else None
+        alarm = known.opened[0] if known is not None and known.opened is not None else None
+        if event.data.event == "opened" and (alarm is None or event.event_time < alarm):
+            alarm = event.event_time
+        if alarm is None:
+            return WarningCode.INCIDENT_NOT_OPENED
+        if event.mode == "actual" and self.is_late is not None and self.is_late(department, alarm):
+            return WarningCode.LATE_FOR_KPI_WINDOW
+        return None
 
     def apply(self, department: str, event: ValidEvent) -> Outcome:
         key = entity_key(department, event.entity_id, event.mode)

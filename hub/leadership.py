@@ -50,15 +50,18 @@ class Leadership:
                 await self._step_down("the lead moved to another worker")
             return False
 
-    async def send(self, topic: str, key: bytes, value: bytes) -> bool:
-        """Publish one record in a transaction of its own; False if fenced (no longer leading)."""
+    async def send(self, records: list[tuple[str, bytes, bytes]]) -> bool:
+        """Publish (topic, key, value) records in one transaction: all or none are read.
+        False if fenced (no longer leading)."""
         async with self._lock:
             producer = self._producer
             if producer is None:
                 return False
             try:
                 async with producer.transaction():
-                    await (await producer.send(topic, value=value, key=key))
+                    sent = [await producer.send(t, value=v, key=k) for t, k, v in records]
+                    for delivery in sent:
+                        await delivery
             except ProducerFenced:
                 await self._step_down("fenced: another worker leads now")
                 return False

@@ -66,6 +66,11 @@ class HubMetrics:
             "Capability snapshots published.",
             registry=r,
         )
+        self.kpi_windows = Counter(
+            "pelastus_hub_kpi_windows_closed_total",
+            "KPI windows closed and their final results published (leading worker).",
+            registry=r,
+        )
         self.snapshot_sequence = Gauge(
             "pelastus_hub_snapshot_sequence",
             "Sequence number of the latest published snapshot.",

@@ -31,3 +31,4 @@ class Reason(StrEnum):
 
 class WarningCode(StrEnum):
     INCIDENT_NOT_OPENED = "incident_not_opened"
+    LATE_FOR_KPI_WINDOW = "late_for_kpi_window"

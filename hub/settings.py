@@ -43,6 +43,16 @@ class HubSettings(BaseSettings):
     stale_after_seconds: float = Field(
         900.0, gt=0, description="Silence after which a department is flagged stale."
     )
+    kpi_grace_seconds: float = Field(
+        600.0, ge=0, description="How long after its end a KPI window still takes events."
+    )
+    kpi_time_zone: str = Field("Europe/Helsinki", description="Where a KPI day begins and ends.")
+    # First-unit response-time targets by risk class (Ministry of the Interior 21/2012).
+    kpi_target_seconds: dict[Literal["I", "II", "III"], float] = {
+        "I": 360.0,
+        "II": 600.0,
+        "III": 1200.0,
+    }
     web_host: str = Field("127.0.0.1", description="Address of the HTTP API and /metrics.")
     web_port: int = Field(6066, ge=0, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"

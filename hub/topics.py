@@ -11,6 +11,8 @@ TOPIC_ALREADY_EXISTS = 36
 
 DEAD_LETTER = "hub.dead-letter"
 CAPABILITY = "national.capability"
+# Final KPI results, key "<department>/<hour|day>/<window start>": compacted, one per window.
+KPI = "national.kpi"
 # Any record here asks for a capability snapshot now, besides the fixed cadence.
 SNAPSHOT_REQUESTS = "hub.snapshot-requests"
 
@@ -71,6 +73,7 @@ def hub_topics(departments: list[str], partitions: int, replicas: int) -> list[N
         # One partition: one ordered snapshot stream whose last record is the latest.
         NewTopic(CAPABILITY, 1, replicas),
         NewTopic(SNAPSHOT_REQUESTS, 1, replicas),
+        NewTopic(KPI, 1, replicas, topic_configs={"cleanup.policy": "compact"}),
     ]
     topics += [
         NewTopic(state_topic(family), 1, replicas, topic_configs={"cleanup.policy": "compact"})

@@ -1,11 +1,13 @@
 """Operators' HTTP endpoints on the Faust web server."""
 
+from datetime import datetime
 from typing import Any
 
 import faust
 from faust.web import Request, Response, View
 from prometheus_client import generate_latest
 
+from hub.kpi import KINDS
 from hub.registry import Registry
 from hub.worker import HubWorker
 
@@ -62,6 +64,46 @@ def add_routes(app: faust.App, worker: HubWorker, registry: Registry) -> None:
             **document["departments"][department],
         }
         return web.json(body)
+
+    _add_kpi_route(app, worker, registry)
+
+
+def _add_kpi_route(app: faust.App, worker: HubWorker, registry: Registry) -> None:
+    @app.page("/api/v1/kpi")
+    async def kpi(web: View, request: Request) -> Response:
+        query = request.query
+        department = query.get("department")
+        kind = query.get("window", "hour")
+        if department not in registry.codes:
+            return _error(
+                web,
+                "unknown_department",
+                f"department={department!r}: give one of {', '.join(sorted(registry.codes))}",
+                404 if department else 400,
+            )
+        if kind not in KINDS:
+            return _error(web, "bad_window", f"window={kind!r}: give hour or day", 400)
+        start = None
+        if "start" in query:
+            try:
+                start = datetime.fromisoformat(query["start"])
+            except ValueError:
+                start = None
+            if start is None or start.tzinfo is None:
+                return _error(
+                    web,
+                    "bad_start",
+                    f"start={query['start']!r}: give an ISO 8601 time with a UTC offset",
+                    400,
+                )
+        document = worker.kpi(department, kind, start)
+        if document is None:
+            return _error(web, "no_kpi_yet", f"no incident of {department} in any {kind} yet", 404)
+        return web.json(document)
+
+
+def _error(web: View, error: str, message: str, status: int) -> Response:
+    return web.json({"error": error, "message": message}, status=status)
 
 
 def _no_snapshot(web: View) -> Response:

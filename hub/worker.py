@@ -29,6 +29,7 @@ from hub import topics
 from hub.aggregate import STATUS_CLASS, snapshot
 from hub.incident_state import IncidentStore
 from hub.ingest import Validator
+from hub.kpi import KpiBook, Windows, result_key
 from hub.leadership import Leadership
 from hub.metrics import HubMetrics
 from hub.process import BatchResult, DeadLetter, Warned, input_routes, process_batch
@@ -44,8 +45,13 @@ FEEDBACK_SCHEMA = "fi.pelastus.feedback.v1"
 WARNING_MESSAGES = {
     WarningCode.INCIDENT_NOT_OPENED: "/data/incident_id: incident '{entity}' has no opened "
     "event at the hub yet; this event is kept and joins the incident when its opened arrives",
+    WarningCode.LATE_FOR_KPI_WINDOW: "/data/incident_id: a KPI window of incident '{entity}' "
+    "has closed; the incident keeps this event, but the window's published result does not",
 }
-WARNING_POINTERS = {WarningCode.INCIDENT_NOT_OPENED: "/data/incident_id"}
+WARNING_POINTERS = {
+    WarningCode.INCIDENT_NOT_OPENED: "/data/incident_id",
+    WarningCode.LATE_FOR_KPI_WINDOW: "/data/incident_id",
+}
 
 
 class HubWorker(Service):
@@ -54,11 +60,18 @@ class HubWorker(Service):
         self.settings = settings
         self.registry = registry
         self.metrics = HubMetrics()
+        self.kpis = KpiBook(
+            Windows(settings.kpi_time_zone),
+            settings.kpi_grace_seconds,
+            dict(settings.kpi_target_seconds),
+        )
         self.unit_store = UnitStore()
+        self.incident_store = IncidentStore(is_late=self.kpis.is_late)
+        self.readiness_store = ReadinessStore()
         self.stores: dict[str, Store] = {
             "unit-status": self.unit_store,
-            "incident": IncidentStore(),
-            "readiness": ReadinessStore(),
+            "incident": self.incident_store,
+            "readiness": self.readiness_store,
         }
         self.validator = Validator(
             registry, settings.max_message_bytes, settings.max_clock_skew_seconds
@@ -73,6 +86,7 @@ class HubWorker(Service):
         # before its next batch, so no batch and no catch-up ever interleave.
         self.catch_up_needed = False
         self._state_positions = dict.fromkeys(self.stores, 0)
+        self._kpi_position = 0
         # The reader is one consumer: catch-ups (before a batch, before a snapshot) take turns.
         self._reader_lock = asyncio.Lock()
         # Snapshots are numbered and sent one at a time: the timer and a request may overlap.
@@ -116,6 +130,7 @@ class HubWorker(Service):
         )
         await self._reader.start()
         await self._catch_up_state()
+        await self._follow_kpis()
         self.latest_snapshot = await self._last_snapshot()
         self.sequence = self.latest_snapshot["sequence"] if self.latest_snapshot else 0
         self.restored = True
@@ -153,6 +168,14 @@ class HubWorker(Service):
                     if record.value is not None:
                         store.restore(record.value)
                     self._state_positions[family] = record.offset + 1
+
+    async def _follow_kpis(self) -> None:
+        """Learn of the KPI windows closed since last read, from national.kpi."""
+        async with self._reader_lock:
+            async for record in self._read(TopicPartition(topics.KPI, 0), self._kpi_position):
+                if record.value is not None:
+                    self.kpis.record_final(orjson.loads(record.value))
+                self._kpi_position = record.offset + 1
 
     async def _last_snapshot(self) -> dict[str, Any] | None:
         """The newest committed snapshot on national.capability, if any."""
@@ -209,7 +232,10 @@ class HubWorker(Service):
                 await self._follow_snapshots()
 
     async def _follow_snapshots(self) -> None:
-        """Not leading: serve the leader's latest snapshot on this worker's API too."""
+        """Not leading: serve the leader's latest snapshot and KPIs on this worker's API too,
+        and learn which KPI windows have closed."""
+        await self._catch_up_state()
+        await self._follow_kpis()
         latest = await self._last_snapshot()
         if latest and (
             self.latest_snapshot is None or latest["sequence"] > self.latest_snapshot["sequence"]
@@ -332,24 +358,56 @@ class HubWorker(Service):
             if not self.leadership.leading:
                 return None
             await self._catch_up_state()
+            await self._follow_kpis()  # a former leader may have closed windows
             now = datetime.now(UTC)
+            incidents = self.incident_store.incidents.values()
             document = snapshot(
                 self.unit_store.units.values(),
-                self.stores["incident"].incidents.values(),  # type: ignore[attr-defined]
-                self.stores["readiness"].states.values(),  # type: ignore[attr-defined]
+                incidents,
+                self.readiness_store.states.values(),
                 self.registry.codes,
                 self.sequence + 1,
                 now,
                 self.settings.stale_after_seconds,
             )
-            if not await self.leadership.send(
-                topics.CAPABILITY, b"national", orjson.dumps(document)
-            ):
+            closing = self.kpis.due(incidents, self.registry.codes, now)
+            records = [
+                (topics.KPI, result_key(result).encode(), orjson.dumps(result))
+                for result in closing
+            ]
+            records.append((topics.CAPABILITY, b"national", orjson.dumps(document)))
+            # The snapshot and the windows closing with it are read together or not at all.
+            if not await self.leadership.send(records):
+                for result in closing:
+                    self.kpis.forget(result)
                 return None
+            self.metrics.kpi_windows.inc(len(closing))
             self.sequence = document["sequence"]
             self.latest_snapshot = document
         self._export_gauges(document)
         return document
+
+    def kpi(self, department: str, kind: str, start: datetime | None) -> dict[str, Any] | None:
+        """A window's final result if it has closed, else its result so far (not final);
+        without start, the latest window of the department with any incident in it."""
+        book = self.kpis
+        grouped = book.group(self.incident_store.incidents.values(), [department])
+        if start is None:
+            starts = [w.start for w, _ in grouped.values() if w.kind == kind]
+            starts += [
+                datetime.fromisoformat(d["window"]["start"])
+                for d in book.finals.values()
+                if d["department"] == department and d["window"]["kind"] == kind
+            ]
+            if not starts:
+                return None
+            start = max(starts)
+        window = book.windows.named(kind, start)
+        final = book.finals.get(f"{department}/{window.key}")
+        if final is not None:
+            return final
+        members = grouped.get((department, window.key), (window, []))[1]
+        return book.result(department, window, members, False, datetime.now(UTC))
 
     def _export_gauges(self, document: dict[str, Any]) -> None:
         metrics = self.metrics

@@ -2,6 +2,7 @@
 
 import itertools
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -171,3 +172,22 @@ def test_merging_overlapping_or_repeated_states_changes_nothing_more() -> None:
     again = IncidentState.from_json(merged.incidents["pirkanmaa/PI-1"].to_json())
     again.merge(merged.incidents["pirkanmaa/PI-1"])
     assert summary(again) == expected
+
+
+def test_events_of_incidents_in_closed_kpi_windows_are_late() -> None:
+    cutoff = T0 + timedelta(seconds=100)
+    store = IncidentStore(is_late=lambda department, alarm: alarm < cutoff)
+    opened = LIFE[0]  # the alarm at T0: its windows have closed
+    assert store.warning("pirkanmaa", opened) is WarningCode.LATE_FOR_KPI_WINDOW
+    store.apply("pirkanmaa", opened)
+    assert store.warning("pirkanmaa", LIFE[3]) is WarningCode.LATE_FOR_KPI_WINDOW
+    fresh = incident_event("n", "opened", 200)
+    fresh = replace(fresh, entity_id="PI-2")
+    assert store.warning("pirkanmaa", fresh) is None
+    drill = replace(LIFE[3], mode="exercise")  # exercise incidents have no KPIs
+    store.apply("pirkanmaa", replace(opened, mode="exercise"))
+    assert store.warning("pirkanmaa", drill) is None
+    # Not opened at all: that warning comes first, as its alarm time is unknown.
+    assert store.warning("pirkanmaa", replace(LIFE[3], entity_id="PI-9")) is (
+        WarningCode.INCIDENT_NOT_OPENED
+    )

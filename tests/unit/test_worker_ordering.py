@@ -114,12 +114,12 @@ class Leadership:
     async def settle(self) -> bool:
         return False
 
-    async def send(self, topic: str, key: bytes, value: bytes) -> bool:
+    async def send(self, records: list[tuple[str, bytes, bytes]]) -> bool:
         await asyncio.sleep(0)  # lets an overlapping call run here
         if len(self.sent) == self.fenced_at:
             self.leading = False
             return False
-        self.sent.append(value)
+        self.sent += [value for topic, _, value in records if topic == "national.capability"]
         return True
 
 
@@ -131,6 +131,7 @@ def publishing(leadership: Leadership) -> HubWorker:
         await asyncio.sleep(0)
 
     hub._catch_up_state = caught_up  # type: ignore[method-assign]
+    hub._follow_kpis = caught_up  # type: ignore[method-assign]
     return hub
 
 

@@ -164,6 +164,9 @@ class IncidentStore:
         self._changed.add(key)
         return Outcome.ACCEPTED
 
+    def forget(self, key: str) -> None:
+        self.incidents.pop(key, None)
+
     def take_changes(self) -> list[IncidentState]:
         changed = [self.incidents[key] for key in self._changed]
         self._changed.clear()

@@ -198,6 +198,21 @@ class KpiBook:
                 closing.append(document)
         return closing
 
+    def retired(self, incidents: Iterable[IncidentState]) -> list[IncidentState]:
+        """Real incidents that have ended and whose every window is final: no KPI and no
+        snapshot needs them any more."""
+        return [
+            incident
+            for incident in incidents
+            if incident.mode == "actual"
+            and incident.ended is not None
+            and incident.opened is not None
+            and all(
+                f"{incident.department}/{w.key}" in self.finals
+                for w in self.windows.of(incident.opened[0])
+            )
+        ]
+
     def group(
         self, incidents: Iterable[IncidentState], departments: Iterable[str]
     ) -> dict[tuple[str, str], tuple[Window, list[IncidentState]]]:

@@ -50,9 +50,9 @@ class Leadership:
                 await self._step_down("the lead moved to another worker")
             return False
 
-    async def send(self, records: list[tuple[str, bytes, bytes]]) -> bool:
+    async def send(self, records: list[tuple[str, bytes, bytes | None]]) -> bool:
         """Publish (topic, key, value) records in one transaction: all or none are read.
-        False if fenced (no longer leading)."""
+        A value of None deletes the key from a compacted topic. False if fenced."""
         async with self._lock:
             producer = self._producer
             if producer is None:

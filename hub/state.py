@@ -45,6 +45,9 @@ class Store(Protocol):
 
     def restore(self, raw: bytes) -> None: ...
 
+    def forget(self, key: str) -> None:
+        """Drop an entity whose changelog record was deleted (a tombstone)."""
+
     def __len__(self) -> int: ...
 
 
@@ -194,6 +197,9 @@ class LatestStore(Generic[S]):
         self.states[key] = self.state_class.from_event(department, event, (*recent, identity))
         self._changed.add(key)
         return Outcome.ACCEPTED
+
+    def forget(self, key: str) -> None:
+        self.states.pop(key, None)
 
     def take_changes(self) -> list[S]:
         """States changed since the last call: what the changelog must be told."""

@@ -165,7 +165,9 @@ class HubWorker(Service):
             for family, store in self.stores.items():
                 partition = TopicPartition(topics.state_topic(family), 0)
                 async for record in self._read(partition, self._state_positions[family]):
-                    if record.value is not None:
+                    if record.value is None:
+                        store.forget(record.key.decode())
+                    else:
                         store.restore(record.value)
                     self._state_positions[family] = record.offset + 1
 
@@ -371,9 +373,15 @@ class HubWorker(Service):
                 self.settings.stale_after_seconds,
             )
             closing = self.kpis.due(incidents, self.registry.codes, now)
-            records = [
+            records: list[tuple[str, bytes, bytes | None]] = [
                 (topics.KPI, result_key(result).encode(), orjson.dumps(result))
                 for result in closing
+            ]
+            # Ended incidents every window of which is final are deleted from the changelog
+            # (a tombstone each), and so from every worker's store at its next catch-up.
+            records += [
+                (topics.state_topic("incident"), incident.key.encode(), None)
+                for incident in self.kpis.retired(incidents)
             ]
             records.append((topics.CAPABILITY, b"national", orjson.dumps(document)))
             # The snapshot and the windows closing with it are read together or not at all.

@@ -191,3 +191,11 @@ def test_events_of_incidents_in_closed_kpi_windows_are_late() -> None:
     assert store.warning("pirkanmaa", replace(LIFE[3], entity_id="PI-9")) is (
         WarningCode.INCIDENT_NOT_OPENED
     )
+
+
+def test_a_deleted_incident_is_forgotten() -> None:
+    store = IncidentStore()
+    store.apply("pirkanmaa", LIFE[0])
+    store.forget("pirkanmaa/PI-1")
+    assert store.incidents == {}
+    store.forget("pirkanmaa/PI-1")  # deleting what is gone is no error

@@ -151,3 +151,17 @@ def test_a_result_not_published_after_all_reopens_its_window() -> None:
     book.forget(closed)
     assert not book.is_late("pirkanmaa", T0)
     assert len(book.due([incident("i1"), later], ["pirkanmaa"], T0)) == 1
+
+
+def test_ended_incidents_retire_once_every_window_of_theirs_is_final() -> None:
+    book = KpiBook(HELSINKI, 0, TARGETS)
+    ended = incident("i1")
+    ended.ended = (T0 + timedelta(minutes=30), "c", "/s", "closed")
+    still_open = incident("i2")
+    next_day = incident("i3", alarm=T0 + timedelta(days=1), last=T0 + timedelta(days=1))
+    book.due([ended, still_open, next_day], ["pirkanmaa"], T0)  # closes the hour and the day
+    assert [i.incident_id for i in book.retired([ended, still_open, next_day])] == ["i1"]
+    only_hour = KpiBook(HELSINKI, 0, TARGETS)
+    later_hour = incident("i4", alarm=T0 + timedelta(hours=2), last=T0 + timedelta(hours=2))
+    only_hour.due([ended, later_hour], ["pirkanmaa"], T0)  # the day is still open
+    assert only_hour.retired([ended]) == []

@@ -85,6 +85,8 @@ class _Simulation:
         # (department, family, data), the time in the data being when it happened.
         self.outbox: deque[tuple[Department, str, dict[str, Any]]] = deque()
         # Resent from here only: an older message may have left the hub's duplicate window.
+        self.sent: deque[Message] = deque(maxlen=DEDUP_WINDOW)
+        # Units' recent messages, replayed out of order with an older event time.
         self.recent: deque[tuple[Unit, Message]] = deque(maxlen=DEDUP_WINDOW)
 
     def messages(self, start: datetime) -> Iterator[Message]:
@@ -97,26 +99,39 @@ class _Simulation:
         bad_kinds = itertools.cycle(BAD_KINDS)
         # One roll decides each message's kind, against these cumulative shares.
         invalid, duplicate, out_of_order = itertools.accumulate(self.shares[:3])
-        for i in itertools.count():
+        # Incident events held back, as from a terminal offline for a while: (due, message).
+        held: deque[tuple[int, Message]] = deque()
+        i = 0  # the number of messages sent: message i is sent at start + i / rate
+        while True:
             clock = start + timedelta(microseconds=round(i * 1_000_000 / self.rate))
             roll = rng.random()
-            if roll < invalid:
-                yield self._bad(next(bad_kinds), clock)
-            elif roll < duplicate and self.recent:
-                yield replace(rng.choice(self.recent)[1], kind="duplicate")
+            if held and held[0][0] <= i:
+                message = held.popleft()[1]
+            elif roll < invalid:
+                message = self._bad(next(bad_kinds), clock)
+            elif roll < duplicate and self.sent:
+                message = replace(rng.choice(self.sent), kind="duplicate")
             elif roll < out_of_order and self.recent:
-                yield self._out_of_order(rng.choice(self.recent)[0], clock)
+                message = self._out_of_order(rng.choice(self.recent)[0], clock)
             elif self.outbox:
                 department, family, data = self.outbox.popleft()
-                yield self._valid(department, family, data, clock, "valid")
+                message = self._valid(department, family, data, clock, "valid")
+                if family == "incident" and out_of_order > duplicate and rng.random() < 0.1:
+                    # Sent later than events that happened after it: a valid event still.
+                    held.append((i + rng.randint(2, 40), message))
+                    continue  # message i is still to come
             elif units:
-                yield self._unit_status(units.popleft(), clock)
+                message = self._unit_status(units.popleft(), clock)
             elif stations:
                 station = stations.popleft()
                 data = station.readiness(clock.isoformat())
-                yield self._valid(station.department, "readiness", data, clock, "valid")
+                message = self._valid(station.department, "readiness", data, clock, "valid")
             else:
-                yield self._unit_status(self._step(clock), clock)
+                message = self._unit_status(self._step(clock), clock)
+            if message.kind == "valid":  # duplicates copy what was sent, once it was
+                self.sent.append(message)
+            yield message
+            i += 1
 
     def _unit_status(self, unit: Unit, clock: datetime) -> Message:
         data = self._data(unit, clock.isoformat())
@@ -360,9 +375,15 @@ def ground_truth(messages: Iterable[Message]) -> dict[str, Any]:
             if seen is None or _time(data["observed_at"]) > _time(seen["observed_at"]):
                 stations[key] = data  # type: ignore[index]
             continue
-        # The simulator tells each incident's events in the order they happen.
         incident = incidents.setdefault(  # type: ignore[arg-type]
-            key, {"department": data["department"], "incident_id": data["incident_id"], "units": {}}
+            key,
+            {
+                "department": data["department"],
+                "incident_id": data["incident_id"],
+                "opened_at": None,  # until its opened event is sent (it may be held back)
+                "units": {},
+                "ended": None,
+            },
         )
         if data["event"] == "opened":
             incident["opened_at"] = data["occurred_at"]
@@ -374,10 +395,11 @@ def ground_truth(messages: Iterable[Message]) -> dict[str, Any]:
             incident["ended"] = data["event"]
     for incident in incidents.values():
         arrivals = [_time(t) for _, t in incident["units"].values() if t]
-        opened = _time(incident["opened_at"])
         first = min(arrivals, default=None)
-        incident["response_seconds"] = (first - opened).total_seconds() if first else None
-        incident.setdefault("ended", None)
+        opened = incident["opened_at"]
+        incident["response_seconds"] = (
+            (first - _time(opened)).total_seconds() if first and opened else None
+        )
     return {"units": final_states(messages), "stations": stations, "incidents": incidents}
 
 

@@ -281,3 +281,23 @@ async def test_restarted_worker_continues_incidents_from_restored_state(broker, 
     assert pi2["opened"] == [at(30), "i5", SOURCE]
     assert pi2["units"] == {"RPI2": [None, at(100)]}
     assert pi2["ended"] == [at(1200), "i7", SOURCE, "closed"]
+
+
+async def test_kpi_api_answers_and_explains_what_it_cannot(broker, worker):
+    status, result = worker.get_json("/api/v1/kpi?department=pirkanmaa&window=day")
+    assert status == 200 and result["department"] == "pirkanmaa"
+    assert result["window"]["kind"] == "day" and result["final"] is False
+    assert result["urgent_incidents"] >= 1  # PI-1, urgency A, opened in this day
+    schema = json.loads((SCHEMAS / "kpi" / "v1.json").read_text())
+    Draft202012Validator(schema, format_checker=FormatChecker()).validate(result)
+    for query, status_expected, error in (
+        ("department=narnia", 404, "unknown_department"),
+        ("", 400, "unknown_department"),
+        ("department=pirkanmaa&window=week", 400, "bad_window"),
+        ("department=pirkanmaa&start=yesterday", 400, "bad_start"),
+        ("department=pirkanmaa&start=2026-11-28T07:00:00", 400, "bad_start"),
+        ("department=kainuu", 404, "no_kpi_yet"),
+    ):
+        status, body = worker.get_json(f"/api/v1/kpi?{query}")
+        assert (status, body["error"]) == (status_expected, error), query
+        assert body["message"]

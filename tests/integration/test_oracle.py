@@ -1,6 +1,6 @@
 """The hub against an independent oracle, with one worker and with two.
 
-A seeded simulation spanning about two hours of event time (duplicate,
+A seeded simulation spanning nearly three hours of event time (duplicate,
 out-of-order and invalid messages among it) goes through the real broker. Its
 ground truth, worked out from what was sent and not by the hub's code, says what
 the snapshot and the KPIs must be: every department's units by status, open
@@ -35,8 +35,10 @@ from tests.integration.test_worker import produce, read_all
 pytestmark = pytest.mark.integration
 
 COUNT = 3000
-RATE = 0.4  # messages a second of event time: 3,000 of them span about two hours
-GRACE = 60
+RATE = 0.3  # messages a second of event time: 3,000 of them span 2 h 47 min
+# Longer than any incident here lasts after its hour ends (checked below), so that which
+# events count does not hang on when the leader gets round to closing a window.
+GRACE = 1800
 TARGETS = {"I": 360, "II": 600, "III": 1200}
 SHARES = dict(invalid_share=0.04, duplicate_share=0.03, out_of_order_share=0.03, binary_share=0.1)
 
@@ -50,16 +52,38 @@ def hour_of(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def expected_kpis(truth: dict, messages: list) -> dict[str, dict]:
-    """Final hourly results by '<department>/hour/<start>', from the ground truth alone."""
+def stream_times(messages: list) -> tuple[dict[str, datetime], list[tuple[datetime, datetime]]]:
+    """Each department's stream time at the end, and for every incident event sent, its
+    department's stream time when it was sent, with the end of its incident's hour plus
+    grace: if every event comes before that, no event can be late, however the hub's
+    leader times its closing of windows (it closes them at or after that point)."""
+    alarms = {
+        f"{i['department']}/{i['incident_id']}": datetime.fromisoformat(i["opened_at"])
+        for i in ground_truth(messages)["incidents"].values()
+        if i["opened_at"]
+    }
     stream_time: dict[str, datetime] = {}
+    sent = []
     for message in messages:
         if message.kind == "valid" and message.family == "incident":
             data = message_data(message)
             when = datetime.fromisoformat(data["occurred_at"])
-            stream_time[data["department"]] = max(stream_time.get(data["department"], when), when)
+            department = data["department"]
+            stream_time[department] = max(stream_time.get(department, when), when)
+            alarm = alarms.get(f"{department}/{data['incident_id']}")
+            if alarm is not None:
+                closes = hour_of(alarm.isoformat()) + timedelta(hours=1, seconds=GRACE)
+                sent.append((stream_time[department], closes))
+    return stream_time, sent
+
+
+def expected_kpis(truth: dict, messages: list) -> dict[str, dict]:
+    """Final hourly results by '<department>/hour/<start>', from the ground truth alone."""
+    stream_time, _ = stream_times(messages)
     windows: dict[tuple[str, datetime], list[dict]] = {}
     for incident in truth["incidents"].values():
+        if incident["opened_at"] is None:
+            continue  # its opened was never sent: it has no alarm time, so no window
         windows.setdefault((incident["department"], hour_of(incident["opened_at"])), []).append(
             incident
         )
@@ -112,11 +136,13 @@ async def wait_consumed(workers: list[WorkerProcess], count: int) -> None:
 
 @pytest.mark.parametrize("worker_count", [1, 2])
 async def test_snapshot_and_kpis_equal_the_oracle(broker, tmp_path, worker_count):
-    start = datetime.now(UTC) - timedelta(hours=2, minutes=30)
+    # From a whole hour three hours ago: the same windows on every run, all in the past.
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
     messages = list(itertools.islice(generate(REGISTRY, 21, start, RATE, **SHARES), COUNT))
     truth = ground_truth(messages)
     expected = expected_kpis(truth, messages)
     assert len(expected) >= 20  # closed department-hours with incidents: enough to mean something
+    assert all(when < closes for when, closes in stream_times(messages)[1])  # none late
     workers = [
         WorkerProcess(broker, tmp_path / f"worker-{i}.log", kpi_grace_seconds=str(GRACE))
         for i in range(worker_count)

@@ -64,7 +64,7 @@ def expected_picture(truth: dict) -> dict[str, dict]:
         if incident["ended"] is None:
             view = picture[incident["department"]]
             view["open"] += 1
-            view["by_urgency"][incident["urgency"]] += 1
+            view["by_urgency"][incident.get("urgency", "unknown")] += 1
     for data in truth["stations"].values():
         counts = picture[data["department"]]["readiness"]
         counts.update({**data["on_duty"], "volunteers_available": data["volunteers_available"]})

@@ -60,10 +60,14 @@ def status_line(base_url: str) -> str:
     national = snapshot["national"]
     reporting = sum(1 for view in snapshot["departments"].values() if view["units"])
     counted = ", ".join(f"{name} {count:.0f}" for name, count in sorted(outcomes.items()))
+    ready = national["readiness"]
     return (
         f"snapshot {snapshot['sequence']}: {national['units']} units from {reporting} departments, "
         f"{national['available']} available, {national['committed']} committed, strain "
-        f"{national['strain']}; records: {counted}"
+        f"{national['strain']}; {national['incidents']['open']} open incidents; "
+        f"{ready['firefighters'] + ready['officers'] + ready['ems']} on duty and "
+        f"{ready['volunteers_available']} volunteers at {ready['stations']} stations; "
+        f"records: {counted}"
     )
 
 
@@ -120,9 +124,11 @@ def run_demo(args: argparse.Namespace) -> int:
             "the hub is running; look at\n"
             f"    {base_url}/api/v1/capability        national capability (JSON)\n"
             f"    {base_url}/api/v1/capability/pirkanmaa\n"
+            f"    {base_url}/api/v1/kpi?department=pirkanmaa&window=hour   response times\n"
             f"    {base_url}/metrics                  Prometheus metrics\n"
             f"    {base_url}/readyz\n"
-            f"  kafka at {bootstrap}; topics national.capability, hub.dead-letter, feedback.<code>\n"
+            f"  kafka at {bootstrap}; topics national.capability, national.kpi, hub.dead-letter,"
+            " feedback.<code>\n"
             f"  simulator log: {simulator_log}\n"
             + (
                 "  Ctrl-C stops it all"
@@ -149,6 +155,8 @@ def run_demo(args: argparse.Namespace) -> int:
         _say(f"error: {error}")
         return 1
     finally:
+        # Stopping now: a second Ctrl-C must not cut this short and leave the broker running.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         _stop(simulator, "the simulator")
         _stop(worker, "the worker")
         kafka.stop()

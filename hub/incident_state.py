@@ -131,6 +131,23 @@ class IncidentState:
         return state
 
 
+def _counts_for_kpis(event: ValidEvent, known: IncidentState | None) -> bool:
+    """Whether the event could change a KPI result: an alarm, an arrival earlier than any
+    yet, or another urgency or risk class. Dispatches and ends never do."""
+    data = event.data
+    if data.event == "opened":
+        return True
+    if data.event == "unit_on_scene":
+        arrivals = [t for _, t in known.units.values() if t] if known else []
+        if not arrivals or event.event_time < min(arrivals):
+            return True
+    return any(
+        getattr(data, name) is not None
+        and (known is None or getattr(data, name) != known.attribute(name))
+        for name in ("urgency", "risk_class")
+    )
+
+
 class IncidentStore:
     def __init__(self, is_late: Callable[[str, datetime], bool] | None = None) -> None:
         """`is_late(department, alarm time)`: whether a KPI window of that alarm has closed."""
@@ -148,7 +165,12 @@ class IncidentStore:
             alarm = event.event_time
         if alarm is None:
             return WarningCode.INCIDENT_NOT_OPENED
-        if event.mode == "actual" and self.is_late is not None and self.is_late(department, alarm):
+        if (
+            event.mode == "actual"
+            and self.is_late is not None
+            and _counts_for_kpis(event, known)
+            and self.is_late(department, alarm)
+        ):
             return WarningCode.LATE_FOR_KPI_WINDOW
         return None
 
@@ -166,6 +188,7 @@ class IncidentStore:
 
     def forget(self, key: str) -> None:
         self.incidents.pop(key, None)
+        self._changed.discard(key)
 
     def take_changes(self) -> list[IncidentState]:
         changed = [self.incidents[key] for key in self._changed]

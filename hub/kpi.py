@@ -66,7 +66,7 @@ class Windows:
         )
 
     def named(self, kind: str, start: datetime) -> Window:
-        """The window of this kind that starts at start (as in a window key)."""
+        """The window of this kind that holds start (a window key's start names its own)."""
         hour, day = self.of(start)
         return hour if kind == "hour" else day
 
@@ -199,19 +199,24 @@ class KpiBook:
         return closing
 
     def retired(self, incidents: Iterable[IncidentState]) -> list[IncidentState]:
-        """Real incidents that have ended and whose every window is final: no KPI and no
-        snapshot needs them any more."""
-        return [
-            incident
-            for incident in incidents
-            if incident.mode == "actual"
-            and incident.ended is not None
-            and incident.opened is not None
-            and all(
-                f"{incident.department}/{w.key}" in self.finals
-                for w in self.windows.of(incident.opened[0])
-            )
-        ]
+        """Real incidents no KPI or snapshot needs any more: ended ones whose windows are
+        final, and ones never opened whose last event lies in final windows (as a late
+        event for an incident already retired would make)."""
+        retired = []
+        for incident in incidents:
+            if incident.mode != "actual":
+                continue
+            if incident.opened is not None:
+                if incident.ended is None:
+                    continue
+                when = incident.opened[0]
+            elif incident.last_event_at is not None:
+                when = incident.last_event_at
+            else:
+                continue
+            if all(f"{incident.department}/{w.key}" in self.finals for w in self.windows.of(when)):
+                retired.append(incident)
+        return retired
 
     def group(
         self, incidents: Iterable[IncidentState], departments: Iterable[str]

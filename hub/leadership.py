@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import ProducerFenced
+from aiokafka.errors import KafkaError, ProducerFenced
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +40,10 @@ class Leadership:
                 )
                 try:
                     await producer.start()  # fences any former leader's producer
-                except BaseException:
+                except KafkaError as error:
                     await producer.stop()
-                    raise
+                    log.warning("could not take up the lead, trying again: %s", error)
+                    return False
                 self._producer = producer
                 log.info("leading: this worker publishes the snapshots")
                 return True
@@ -50,9 +51,9 @@ class Leadership:
                 await self._step_down("the lead moved to another worker")
             return False
 
-    async def send(self, records: list[tuple[str, bytes, bytes | None]]) -> bool:
+    async def send(self, records: list[tuple[str, bytes, bytes]]) -> bool:
         """Publish (topic, key, value) records in one transaction: all or none are read.
-        A value of None deletes the key from a compacted topic. False if fenced."""
+        False if that failed: fenced (led elsewhere now) or an error (retried next tick)."""
         async with self._lock:
             producer = self._producer
             if producer is None:
@@ -63,7 +64,13 @@ class Leadership:
                     for delivery in sent:
                         await delivery
             except ProducerFenced:
+                # Led elsewhere now: not again until the group assigns the lead here anew.
+                self.assigned = False
                 await self._step_down("fenced: another worker leads now")
+                return False
+            except KafkaError as error:
+                # Still assigned: the next tick starts a new producer (aborting what is open).
+                await self._step_down(f"publishing failed, trying again: {error}")
                 return False
             return True
 

@@ -200,6 +200,7 @@ class LatestStore(Generic[S]):
 
     def forget(self, key: str) -> None:
         self.states.pop(key, None)
+        self._changed.discard(key)
 
     def take_changes(self) -> list[S]:
         """States changed since the last call: what the changelog must be told."""

@@ -82,13 +82,16 @@ class HubWorker(Service):
         self.latest_snapshot: dict[str, Any] | None = None
         self.restored = False
         self.assigned: set[TopicPartition] = set()
-        # Set by the rebalance listener; the consume loop reads the changelog's news
-        # before its next batch, so no batch and no catch-up ever interleave.
+        # Set by the rebalance listener: the consume loop reads the changelogs' news
+        # before its next batch.
         self.catch_up_needed = False
         self._state_positions = dict.fromkeys(self.stores, 0)
         self._kpi_position = 0
-        # The reader is one consumer: catch-ups (before a batch, before a snapshot) take turns.
+        # The reader is one consumer: its reads (changelogs, KPIs, snapshots) take turns.
         self._reader_lock = asyncio.Lock()
+        # A batch (decided, written, committed) and a catch-up from the changelogs never
+        # interleave: a tombstone read mid-batch would remove a state about to be written.
+        self._state_lock = asyncio.Lock()
         # Snapshots are numbered and sent one at a time: the timer and a request may overlap.
         self._publish_lock = asyncio.Lock()
         self._producer: AIOKafkaProducer | None = None
@@ -127,6 +130,9 @@ class HubWorker(Service):
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
+            # Reads hop between partitions, and each hop waits for the fetch in flight;
+            # the default 500 ms wait of a fetch that finds nothing would be paid per hop.
+            fetch_max_wait_ms=10,
         )
         await self._reader.start()
         await self._catch_up_state()
@@ -161,7 +167,7 @@ class HubWorker(Service):
         Before a snapshot it brings in what every other worker wrote: the changelogs,
         keyed by entity, are where the workers' states meet (README, "Several workers").
         """
-        async with self._reader_lock:
+        async with self._state_lock, self._reader_lock:
             for family, store in self.stores.items():
                 partition = TopicPartition(topics.state_topic(family), 0)
                 async for record in self._read(partition, self._state_positions[family]):
@@ -246,6 +252,10 @@ class HubWorker(Service):
             self.sequence = latest["sequence"]
 
     async def handle_batch(self, batches: dict[TopicPartition, list[Any]]) -> BatchResult:
+        async with self._state_lock:
+            return await self._handle_batch(batches)
+
+    async def _handle_batch(self, batches: dict[TopicPartition, list[Any]]) -> BatchResult:
         started = time.perf_counter()
         now = datetime.now(UTC)
         records = [record for partition_records in batches.values() for record in partition_records]
@@ -373,15 +383,9 @@ class HubWorker(Service):
                 self.settings.stale_after_seconds,
             )
             closing = self.kpis.due(incidents, self.registry.codes, now)
-            records: list[tuple[str, bytes, bytes | None]] = [
+            records = [
                 (topics.KPI, result_key(result).encode(), orjson.dumps(result))
                 for result in closing
-            ]
-            # Ended incidents every window of which is final are deleted from the changelog
-            # (a tombstone each), and so from every worker's store at its next catch-up.
-            records += [
-                (topics.state_topic("incident"), incident.key.encode(), None)
-                for incident in self.kpis.retired(incidents)
             ]
             records.append((topics.CAPABILITY, b"national", orjson.dumps(document)))
             # The snapshot and the windows closing with it are read together or not at all.
@@ -389,11 +393,23 @@ class HubWorker(Service):
                 for result in closing:
                     self.kpis.forget(result)
                 return None
+            await self._retire(self.kpis.retired(incidents))
             self.metrics.kpi_windows.inc(len(closing))
             self.sequence = document["sequence"]
             self.latest_snapshot = document
         self._export_gauges(document)
         return document
+
+    async def _retire(self, incidents: list[Any]) -> None:
+        """Delete incidents no KPI or snapshot needs from the changelog (a tombstone each),
+        and so from every worker's store at its next catch-up. Outside the snapshot's
+        transaction: the changelogs have no transactions, so nothing ever holds back
+        their readers."""
+        assert self._producer is not None
+        topic = topics.state_topic("incident")
+        sent = [await self._producer.send(topic, key=i.key.encode(), value=None) for i in incidents]
+        if sent:
+            await asyncio.gather(*sent)
 
     def kpi(self, department: str, kind: str, start: datetime | None) -> dict[str, Any] | None:
         """A window's final result if it has closed, else its result so far (not final);

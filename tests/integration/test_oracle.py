@@ -18,6 +18,7 @@ import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -40,6 +41,7 @@ RATE = 0.3  # messages a second of event time: 3,000 of them span 2 h 47 min
 # events count does not hang on when the leader gets round to closing a window.
 GRACE = 1800
 TARGETS = {"I": 360, "II": 600, "III": 1200}
+HELSINKI = ZoneInfo("Europe/Helsinki")
 SHARES = dict(invalid_share=0.04, duplicate_share=0.03, out_of_order_share=0.03, binary_share=0.1)
 
 
@@ -52,11 +54,25 @@ def hour_of(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
+def windows_of(alarm: datetime) -> list[tuple[str, datetime, datetime]]:
+    """(kind, start, end) of the hour and of the Finnish calendar day that hold an alarm,
+    as the README defines them."""
+    hour = hour_of(alarm.isoformat())
+    local = alarm.astimezone(HELSINKI).date()
+    following = local + timedelta(days=1)
+    day, next_day = (datetime(d.year, d.month, d.day, tzinfo=HELSINKI) for d in (local, following))
+    return [
+        ("hour", hour, hour + timedelta(hours=1)),
+        ("day", day.astimezone(UTC), next_day.astimezone(UTC)),
+    ]
+
+
 def stream_times(messages: list) -> tuple[dict[str, datetime], list[tuple[datetime, datetime]]]:
     """Each department's stream time at the end, and for every incident event sent, its
     department's stream time when it was sent, with the end of its incident's hour plus
-    grace: if every event comes before that, no event can be late, however the hub's
-    leader times its closing of windows (it closes them at or after that point)."""
+    grace (the first of its windows to close): if every event comes before that, no event
+    can be late, however the hub's leader times its closing of windows (it closes them at
+    or after that point)."""
     alarms = {
         f"{i['department']}/{i['incident_id']}": datetime.fromisoformat(i["opened_at"])
         for i in ground_truth(messages)["incidents"].values()
@@ -78,18 +94,18 @@ def stream_times(messages: list) -> tuple[dict[str, datetime], list[tuple[dateti
 
 
 def expected_kpis(truth: dict, messages: list) -> dict[str, dict]:
-    """Final hourly results by '<department>/hour/<start>', from the ground truth alone."""
+    """Final results of the closed windows by '<department>/<kind>/<start>', from the ground
+    truth alone."""
     stream_time, _ = stream_times(messages)
-    windows: dict[tuple[str, datetime], list[dict]] = {}
+    windows: dict[tuple[str, str, datetime, datetime], list[dict]] = {}
     for incident in truth["incidents"].values():
         if incident["opened_at"] is None:
             continue  # its opened was never sent: it has no alarm time, so no window
-        windows.setdefault((incident["department"], hour_of(incident["opened_at"])), []).append(
-            incident
-        )
+        for kind, start, end in windows_of(datetime.fromisoformat(incident["opened_at"])):
+            windows.setdefault((incident["department"], kind, start, end), []).append(incident)
     expected = {}
-    for (department, start), incidents in windows.items():
-        if stream_time[department] < start + timedelta(hours=1, seconds=GRACE):
+    for (department, kind, start, end), incidents in windows.items():
+        if stream_time[department] < end + timedelta(seconds=GRACE):
             continue  # still open
         urgent = [i for i in incidents if i["urgency"] in ("A", "B")]
         times = [i["response_seconds"] for i in urgent if i["response_seconds"] is not None]
@@ -97,7 +113,7 @@ def expected_kpis(truth: dict, messages: list) -> dict[str, dict]:
             i for i in urgent if i["response_seconds"] is not None and i["risk_class"] in TARGETS
         ]
         met = sum(i["response_seconds"] <= TARGETS[i["risk_class"]] for i in targeted)
-        expected[f"{department}/hour/{start.isoformat()}"] = {
+        expected[f"{department}/{kind}/{start.isoformat()}"] = {
             "urgent_incidents": len(urgent),
             "responded": len(times),
             "median_seconds": rank(times, 0.5),
@@ -136,12 +152,19 @@ async def wait_consumed(workers: list[WorkerProcess], count: int) -> None:
 
 @pytest.mark.parametrize("worker_count", [1, 2])
 async def test_snapshot_and_kpis_equal_the_oracle(broker, tmp_path, worker_count):
-    # From a whole hour three hours ago: the same windows on every run, all in the past.
+    # From a whole hour at least three hours ago: the same windows on every run, all in the
+    # past, and within one Finnish day, so that no day closes and no incident retires.
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
+    while (
+        start.astimezone(HELSINKI).date()
+        != (start + timedelta(hours=3)).astimezone(HELSINKI).date()
+    ):
+        start -= timedelta(hours=1)
     messages = list(itertools.islice(generate(REGISTRY, 21, start, RATE, **SHARES), COUNT))
     truth = ground_truth(messages)
     expected = expected_kpis(truth, messages)
-    assert len(expected) >= 20  # closed department-hours with incidents: enough to mean something
+    # Closed department-hours with incidents: enough to mean something; no day closed.
+    assert len(expected) >= 20 and all("/hour/" in key for key in expected)
     assert all(when < closes for when, closes in stream_times(messages)[1])  # none late
     workers = [
         WorkerProcess(broker, tmp_path / f"worker-{i}.log", kpi_grace_seconds=str(GRACE))

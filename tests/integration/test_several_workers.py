@@ -96,13 +96,14 @@ def broker():
 
 
 async def snapshot_after_request(broker: str) -> dict:
-    """Ask for a snapshot, and return the first one published after the ask."""
+    """A snapshot whose building began after this call: the second one published after the
+    last one seen here (the first may have been under way already). A request hurries it."""
     before = await read_all(broker, "national.capability")
     last = json.loads(before[-1].value)["sequence"] if before else 0
     await produce(broker, [("hub.snapshot-requests", None, b"now", [])])
     for _ in range(300):
-        published = await read_all(broker, "national.capability")
-        newer = [json.loads(r.value) for r in published if json.loads(r.value)["sequence"] > last]
+        published = [json.loads(r.value) for r in await read_all(broker, "national.capability")]
+        newer = [s for s in published if s["sequence"] > last + 1]
         if newer:
             return newer[0]
     raise AssertionError("no snapshot after the request")

@@ -199,3 +199,20 @@ def test_a_deleted_incident_is_forgotten() -> None:
     store.forget("pirkanmaa/PI-1")
     assert store.incidents == {}
     store.forget("pirkanmaa/PI-1")  # deleting what is gone is no error
+
+
+def test_only_events_that_could_change_a_result_are_late() -> None:
+    store = IncidentStore(is_late=lambda department, alarm: True)  # every window closed
+    for e in LIFE[:4]:  # opened, two dispatches, RPI487 on scene at 400
+        store.apply("pirkanmaa", e)
+    assert store.warning("pirkanmaa", LIFE[5]) is None  # closed: no KPI changes
+    assert (
+        store.warning("pirkanmaa", incident_event("d3", "unit_dispatched", 50, unit_id="RPI3"))
+        is None
+    )
+    later = incident_event("s9", "unit_on_scene", 450, unit_id="RPI488")  # not the first
+    assert store.warning("pirkanmaa", later) is None
+    earlier = incident_event("s0", "unit_on_scene", 350, unit_id="RPI488")  # a new first
+    assert store.warning("pirkanmaa", earlier) is WarningCode.LATE_FOR_KPI_WINDOW
+    revised = incident_event("u2", "closed", 900, urgency="A")  # urgency B -> A
+    assert store.warning("pirkanmaa", revised) is WarningCode.LATE_FOR_KPI_WINDOW

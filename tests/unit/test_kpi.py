@@ -165,3 +165,23 @@ def test_ended_incidents_retire_once_every_window_of_theirs_is_final() -> None:
     later_hour = incident("i4", alarm=T0 + timedelta(hours=2), last=T0 + timedelta(hours=2))
     only_hour.due([ended, later_hour], ["pirkanmaa"], T0)  # the day is still open
     assert only_hour.retired([ended]) == []
+
+
+def test_a_never_opened_incident_in_final_windows_retires_too() -> None:
+    book = KpiBook(HELSINKI, 0, TARGETS)
+    phantom = IncidentState("actual", "pirkanmaa", "gone")
+    phantom.last_event_at = T0
+    later = incident("i3", alarm=T0 + timedelta(days=1), last=T0 + timedelta(days=1))
+    book.due([incident("i1"), later], ["pirkanmaa"], T0)
+    assert book.retired([phantom]) == [phantom]
+
+
+def test_targets_must_name_every_class() -> None:
+    from pydantic import ValidationError
+
+    from hub.settings import HubSettings
+
+    with pytest.raises(ValidationError, match="each of I, II and III"):
+        HubSettings(kpi_target_seconds={"I": 300})
+    with pytest.raises(ValidationError, match="each of I, II and III"):
+        HubSettings(kpi_target_seconds={"I": 300, "II": 0, "III": 900})

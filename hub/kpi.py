@@ -86,13 +86,15 @@ def nearest_rank(values: list[float], q: float) -> float | None:
 
 
 def response_seconds(incident: IncidentState) -> float | None:
-    """First unit on scene minus the alarm; None until a unit is there."""
+    """First unit on scene minus the alarm; None until a unit is there, and None for an
+    arrival before the alarm, which no clock could measure: a data error, not a response."""
     if incident.opened is None:
         return None
     arrivals = [on_scene for _, on_scene in incident.units.values() if on_scene is not None]
     if not arrivals:
         return None
-    return (min(arrivals) - incident.opened[0]).total_seconds()
+    seconds = (min(arrivals) - incident.opened[0]).total_seconds()
+    return seconds if seconds >= 0 else None
 
 
 def result(

@@ -13,6 +13,7 @@ DEAD_LETTER = "hub.dead-letter"
 CAPABILITY = "national.capability"
 # Final KPI results, key "<department>/<hour|day>/<window start>": compacted, one per window.
 KPI = "national.kpi"
+KPI_RETENTION_MS = 400 * 24 * 3600 * 1000
 # Any record here asks for a capability snapshot now, besides the fixed cadence.
 SNAPSHOT_REQUESTS = "hub.snapshot-requests"
 
@@ -73,7 +74,16 @@ def hub_topics(departments: list[str], partitions: int, replicas: int) -> list[N
         # One partition: one ordered snapshot stream whose last record is the latest.
         NewTopic(CAPABILITY, 1, replicas),
         NewTopic(SNAPSHOT_REQUESTS, 1, replicas),
-        NewTopic(KPI, 1, replicas, topic_configs={"cleanup.policy": "compact"}),
+        # Compacted, and each window's result kept 400 days, for the year's comparisons.
+        NewTopic(
+            KPI,
+            1,
+            replicas,
+            topic_configs={
+                "cleanup.policy": "compact,delete",
+                "retention.ms": str(KPI_RETENTION_MS),
+            },
+        ),
     ]
     topics += [
         NewTopic(state_topic(family), 1, replicas, topic_configs={"cleanup.policy": "compact"})

@@ -190,8 +190,9 @@ class HubWorker(Service):
         partition = TopicPartition(topics.CAPABILITY, 0)
         last = None
         async with self._reader_lock:
-            # Each snapshot is a record and a transaction marker: look a few offsets back.
-            async for record in self._read(partition, -16):
+            # Each snapshot is a record and a transaction marker, and aborted transactions
+            # leave records no committed reader sees: look well back.
+            async for record in self._read(partition, -256):
                 last = record
         return orjson.loads(last.value) if last else None
 

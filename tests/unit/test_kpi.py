@@ -185,3 +185,7 @@ def test_targets_must_name_every_class() -> None:
         HubSettings(kpi_target_seconds={"I": 300})
     with pytest.raises(ValidationError, match="each of I, II and III"):
         HubSettings(kpi_target_seconds={"I": 300, "II": 0, "III": 900})
+
+
+def test_an_arrival_before_the_alarm_is_no_response() -> None:
+    assert response_seconds(incident("x", response=-30)) is None

@@ -166,6 +166,10 @@ class KpiBook:
         self.grace = timedelta(seconds=grace_seconds)
         self.targets = targets
         self.finals: dict[str, dict[str, Any]] = {}  # "<department>/<window key>" -> result
+        # Each department's stream time when its closings were last published: a window
+        # that ended (plus grace) before it closed then, with or without a result.
+        self.horizon: dict[str, datetime] = {}
+        self._looked: dict[str, datetime] = {}  # the stream times of the last due()
 
     def record_final(self, document: dict[str, Any]) -> None:
         self.finals[result_key(document)] = document
@@ -176,7 +180,14 @@ class KpiBook:
 
     def is_late(self, department: str, alarm: datetime) -> bool:
         """Whether a window of this alarm time has closed already."""
-        return any(f"{department}/{w.key}" in self.finals for w in self.windows.of(alarm))
+        return any(self._closed(department, w) for w in self.windows.of(alarm))
+
+    def _closed(self, department: str, window: Window) -> bool:
+        """Published as final, or closed empty (no incident when it closed)."""
+        horizon = self.horizon.get(department)
+        return f"{department}/{window.key}" in self.finals or (
+            horizon is not None and horizon >= window.end + self.grace
+        )
 
     def due(
         self, incidents: Iterable[IncidentState], departments: Iterable[str], now: datetime
@@ -192,13 +203,21 @@ class KpiBook:
                 stream_time[incident.department] = incident.last_event_at
         closing = []
         for (department, key), (window, members) in sorted(grouped.items()):
-            if f"{department}/{key}" in self.finals:
+            closes = window.end + self.grace
+            if f"{department}/{key}" in self.finals or stream_time[department] < closes:
                 continue
-            if stream_time[department] >= window.end + self.grace:
-                document = self.result(department, window, members, True, now)
-                self.record_final(document)
-                closing.append(document)
+            seen = self.horizon.get(department)
+            if seen is not None and seen >= closes:
+                continue  # it closed empty before: its incidents all came late
+            document = self.result(department, window, members, True, now)
+            self.record_final(document)
+            closing.append(document)
+        self._looked = stream_time
         return closing
+
+    def published(self) -> None:
+        """The last due()'s results are out: what closed then stays closed."""
+        self.horizon.update(self._looked)
 
     def retired(self, incidents: Iterable[IncidentState]) -> list[IncidentState]:
         """Real incidents no KPI or snapshot needs any more: ended ones whose windows are
@@ -216,7 +235,7 @@ class KpiBook:
                 when = incident.last_event_at
             else:
                 continue
-            if all(f"{incident.department}/{w.key}" in self.finals for w in self.windows.of(when)):
+            if all(self._closed(incident.department, w) for w in self.windows.of(when)):
                 retired.append(incident)
         return retired
 

@@ -394,6 +394,7 @@ class HubWorker(Service):
                 for result in closing:
                     self.kpis.forget(result)
                 return None
+            self.kpis.published()
             await self._retire(self.kpis.retired(incidents))
             self.metrics.kpi_windows.inc(len(closing))
             self.sequence = document["sequence"]

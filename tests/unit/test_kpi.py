@@ -189,3 +189,14 @@ def test_targets_must_name_every_class() -> None:
 
 def test_an_arrival_before_the_alarm_is_no_response() -> None:
     assert response_seconds(incident("x", response=-30)) is None
+
+
+def test_a_window_that_closed_empty_stays_closed() -> None:
+    book = KpiBook(HELSINKI, 0, TARGETS)
+    later = incident("i3", alarm=T0 + timedelta(hours=3), last=T0 + timedelta(hours=3))
+    assert book.due([later], ["pirkanmaa"], T0) == []  # the 07:00 hour closed, with nothing
+    assert not book.is_late("pirkanmaa", T0)  # not until that was published
+    book.published()
+    assert book.is_late("pirkanmaa", T0)
+    very_late = incident("i1", alarm=T0)  # an alarm of 07:10, three hours on
+    assert book.due([later, very_late], ["pirkanmaa"], T0) == []  # no result, ever

@@ -243,6 +243,9 @@ class HubWorker(Service):
     async def _follow_snapshots(self) -> None:
         """Not leading: serve the leader's latest snapshot and KPIs on this worker's API too,
         and learn which KPI windows have closed."""
+        # The snapshot gauges are the leader's to export; a former leader's would go stale.
+        self.metrics.units.clear()
+        self.metrics.last_event.clear()
         await self._catch_up_state()
         await self._follow_kpis()
         latest = await self._last_snapshot()

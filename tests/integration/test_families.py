@@ -7,14 +7,11 @@ state. A broker of its own: the changelogs must hold only this scenario.
 """
 
 import json
-import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
-from hub.localkafka import LocalKafka
-from tests.integration.hub_process import WorkerProcess
 from tests.integration.test_worker import SCHEMAS, encode, produce, read_all
 
 pytestmark = pytest.mark.integration
@@ -180,21 +177,6 @@ BAD = [
     ("key_mismatch", None, (PI_INCIDENT, b"PI-9", incident("b7", "PI-7", "closed", 5)[2], [])),
     ("schema_invalid", "/data/on_duty/ems", (PI_READINESS, b"PI-4", encode(_role_missing), [])),
 ]
-
-
-@pytest.fixture(scope="module")
-def broker():
-    with LocalKafka(progress=lambda line: print(line, file=sys.stderr)) as kafka:
-        yield kafka.bootstrap_servers
-
-
-@pytest.fixture(scope="module")
-def worker(broker, tmp_path_factory):
-    process = WorkerProcess(broker, tmp_path_factory.mktemp("worker") / "worker.log")
-    process.start()
-    yield process
-    if process.process and process.process.poll() is None:
-        process.stop()
 
 
 async def latest_states(broker: str, family: str) -> dict[str, dict]:

@@ -11,14 +11,12 @@ hold only this scenario's snapshots.
 import asyncio
 import itertools
 import json
-import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from hub.localkafka import LocalKafka
 from hub.registry import Registry
 from hub.simulate import generate, ground_truth
 from tests.integration.hub_process import WorkerProcess
@@ -87,12 +85,6 @@ def as_published(snapshot: dict) -> dict[str, dict]:
         }
         for code, view in snapshot["departments"].items()
     }
-
-
-@pytest.fixture(scope="module")
-def broker():
-    with LocalKafka(progress=lambda line: print(line, file=sys.stderr)) as kafka:
-        yield kafka.bootstrap_servers
 
 
 async def snapshot_after_request(broker: str) -> dict:

@@ -5,7 +5,6 @@ must hold only what this scenario produced.
 """
 
 import json
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +14,6 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from jsonschema import Draft202012Validator, FormatChecker
 
 from hub.contracts.unit_status import UNIT_STATUSES
-from hub.localkafka import LocalKafka
 from hub.reasons import Reason
 from hub.registry import Registry
 from tests.integration.hub_process import WorkerProcess
@@ -154,21 +152,6 @@ BAD = [
         ),
     ),
 ]
-
-
-@pytest.fixture(scope="module")
-def broker():
-    with LocalKafka(progress=lambda line: print(line, file=sys.stderr)) as kafka:
-        yield kafka.bootstrap_servers
-
-
-@pytest.fixture(scope="module")
-def worker(broker, tmp_path_factory):
-    process = WorkerProcess(broker, tmp_path_factory.mktemp("worker") / "worker.log")
-    process.start()
-    yield process
-    if process.process and process.process.poll() is None:
-        process.stop()
 
 
 async def produce(broker: str, records: list) -> None:

@@ -78,6 +78,12 @@ def main(argv: list[str] | None = None) -> int:
 
     kafka = commands.add_parser("kafka", help="the local Apache Kafka broker for development")
     kafka.add_argument("action", choices=["start", "stop", "status"])
+    kafka.add_argument(
+        "--keep-data",
+        action="store_true",
+        help="with stop: keep the data folder and ports; the next start restarts the broker "
+        "on them (a broker outage)",
+    )
 
     args = parser.parse_args(argv)
     if args.command == "worker":
@@ -108,9 +114,11 @@ def main(argv: list[str] | None = None) -> int:
         from hub.bench import run_bench
 
         return run_bench(args)
+    if args.keep_data and args.action != "stop":
+        parser.error("--keep-data goes with 'kafka stop'")
     from hub.localkafka import run_cli
 
-    return run_cli(args.action, RUN_DIR / "kafka.json")
+    return run_cli(args.action, RUN_DIR / "kafka.json", args.keep_data)
 
 
 def _simulation_options(parser: argparse.ArgumentParser, default_rate: float = 100.0) -> None:

@@ -86,6 +86,16 @@ async def _answers_metadata(bootstrap_servers: str) -> bool:
         await client.close()
 
 
+def _bootstrap_of(properties: Path) -> str:
+    """The address the broker of a data folder listens on, from its server.properties."""
+    text = properties.read_text() if properties.is_file() else ""
+    if match := re.search(r"^advertised\.listeners=PLAINTEXT://(\S+)$", text, re.MULTILINE):
+        return match[1]
+    raise LocalKafkaError(
+        f"{properties.parent} is not a broker's data folder (no listener in {properties})"
+    )
+
+
 def _stop_group(pid: int, running: Callable[[], bool]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)
@@ -97,7 +107,16 @@ def _stop_group(pid: int, running: Callable[[], bool]) -> None:
 
 
 class LocalKafka:
-    """One broker in a fresh data folder: start() brings it up, stop() removes it."""
+    """One broker in a data folder of its own, on two ports of its own.
+
+    start() formats a fresh folder on two free ports and brings the broker up; stop() ends
+    it and removes the folder (kept with keep_data). To test a broker outage,
+    stop_broker(hard) ends only the process: hard=True is a crash (SIGKILL), hard=False a
+    clean shutdown (SIGTERM). The folder stays, and start() again restarts the broker on it,
+    its data and its ports without reformatting, so bootstrap_servers is the same as before.
+    start() also restarts on a folder kept by stop() with keep_data, and on data_dir, the
+    folder of an earlier LocalKafka.
+    """
 
     def __init__(
         self,
@@ -106,12 +125,13 @@ class LocalKafka:
         heap: str = "768m",
         progress: Callable[[str], None] = print,
         keep_data: bool = False,
+        data_dir: Path | None = None,
     ) -> None:
         default_cache = os.environ.get("PELASTUS_HUB_CACHE_DIR") or "~/.cache/pelastus-hub"
         self.cache_dir = cache_dir or Path(default_cache).expanduser()
         self.run_dir, self.heap, self.progress, self.keep_data = run_dir, heap, progress, keep_data
         self._process: subprocess.Popen[bytes] | None = None
-        self.data_dir: Path | None = None  # kept after stop() only with keep_data
+        self.data_dir = data_dir  # the formatted folder once there is one, until stop() removes it
         self.bootstrap_servers: str | None = None  # set while the broker runs
 
     @property
@@ -128,13 +148,47 @@ class LocalKafka:
                 "(e.g. Debian package openjdk-17-jre-headless)"
             )
         classpath = str(ensure_jars(self.cache_dir, self.progress) / "*")
+        # Log4j's built-in console configuration at WARN keeps broker.log short enough to read.
+        jvm_options = ["-Dlog4j2.level=WARN", "-cp", classpath]
+        restart = self.data_dir is not None
+        if not restart:
+            self.data_dir = self._format(java, jvm_options)
+        data = self.data_dir
+        properties = data / "server.properties"
+        bootstrap = _bootstrap_of(properties)
+        log = data / "broker.log"
+        command = [java, f"-Xmx{self.heap}", *jvm_options, "kafka.Kafka", str(properties)]
+        # A session of its own, so a detached broker survives its terminal closing and
+        # stopping can signal the whole process group. Appending keeps a crashed run's log.
+        with log.open("ab") as out:
+            self._process = subprocess.Popen(
+                command, stdin=DEVNULL, stdout=out, stderr=STDOUT, start_new_session=True
+            )
+        self.bootstrap_servers = bootstrap
+        what = (
+            f"restarting at {bootstrap} on its data in {data}"
+            if restart
+            else f"starting at {bootstrap}"
+        )
+        self.progress(f"kafka: broker pid {self._process.pid} {what}")
+        began = time.monotonic()
+        try:
+            asyncio.run(self._wait_ready(began + timeout, log))
+        except BaseException:
+            self.stop_broker()  # the data folder stays: the error points at its log
+            raise
+        self.progress(f"kafka: broker ready at {bootstrap} in {time.monotonic() - began:.1f} s")
+        return bootstrap
+
+    def _format(self, java: str, jvm_options: list[str]) -> Path:
+        """A new data folder with server.properties on two free ports, formatted for KRaft."""
         with socket.socket() as s1, socket.socket() as s2:  # both open, so the ports differ
             for s in (s1, s2):
                 s.bind(("127.0.0.1", 0))
             port, cport = s1.getsockname()[1], s2.getsockname()[1]
         if self.run_dir:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-        data = self.data_dir = Path(tempfile.mkdtemp(prefix="kafka-", dir=self.run_dir))
+        data = Path(tempfile.mkdtemp(prefix="kafka-", dir=self.run_dir))
         bootstrap = f"127.0.0.1:{port}"
         properties = data / "server.properties"
         properties.write_text(f"""\
@@ -157,8 +211,6 @@ log.cleaner.backoff.ms=1000
 # Above the hub's 1 MiB limit: oversized records must reach the hub to be dead-lettered.
 message.max.bytes=4194304
 """)
-        # Log4j's built-in console configuration at WARN keeps broker.log short enough to read.
-        jvm_options = ["-Dlog4j2.level=WARN", "-cp", classpath]
         # The id form of `kafka-storage.sh random-uuid`, without another JVM start;
         # "--cluster-id=" keeps an id starting with "-" from being read as an option.
         cluster_id = base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
@@ -166,25 +218,10 @@ message.max.bytes=4194304
         command = [*storage_format, str(properties), f"--cluster-id={cluster_id}"]
         formatted = subprocess.run(command, stdout=PIPE, stderr=STDOUT, text=True)
         if formatted.returncode != 0:
+            # Removed, so that no later start() takes it for a broker's folder to restart.
+            shutil.rmtree(data, ignore_errors=True)
             raise LocalKafkaError(f"formatting Kafka storage failed:\n{formatted.stdout}")
-        log = data / "broker.log"
-        command = [java, f"-Xmx{self.heap}", *jvm_options, "kafka.Kafka", str(properties)]
-        # A session of its own, so a detached broker survives its terminal closing and
-        # stopping can signal the whole process group.
-        with log.open("wb") as out:
-            self._process = subprocess.Popen(
-                command, stdin=DEVNULL, stdout=out, stderr=STDOUT, start_new_session=True
-            )
-        self.bootstrap_servers = bootstrap
-        self.progress(f"kafka: broker pid {self._process.pid} starting at {bootstrap}")
-        began = time.monotonic()
-        try:
-            asyncio.run(self._wait_ready(began + timeout, log))
-        except BaseException:
-            self._terminate()  # the data folder stays: the error points at its log
-            raise
-        self.progress(f"kafka: broker ready at {bootstrap} in {time.monotonic() - began:.1f} s")
-        return bootstrap
+        return data
 
     async def _wait_ready(self, deadline: float, log: Path) -> None:
         while not await _answers_metadata(self.bootstrap_servers):
@@ -196,14 +233,25 @@ message.max.bytes=4194304
                 raise LocalKafkaError(f"the Kafka broker {what}; last lines of {log}:\n{tail}")
             await asyncio.sleep(0.25)
 
-    def _terminate(self) -> None:
+    def stop_broker(self, hard: bool = False) -> None:
+        """End the broker process, keeping its data folder and ports for start() to reuse.
+
+        hard=True kills it at once (SIGKILL, a crash); otherwise it shuts down cleanly
+        (SIGTERM, and SIGKILL only if it has not ended within 30 s). After a crash the next
+        start() takes some 10 s longer: the controller refuses the broker's new registration
+        until the crashed one's session (broker.session.timeout.ms, 9 s) has timed out.
+        """
         if self._process is not None:
-            _stop_group(self._process.pid, lambda: self._process.poll() is None)
+            if hard:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self._process.pid, signal.SIGKILL)
+            else:
+                _stop_group(self._process.pid, lambda: self._process.poll() is None)
             self._process.wait()
         self._process = self.bootstrap_servers = None
 
     def stop(self) -> None:
-        self._terminate()
+        self.stop_broker()
         if self.data_dir is not None and not self.keep_data:
             shutil.rmtree(self.data_dir, ignore_errors=True)
             self.data_dir = None
@@ -219,56 +267,100 @@ message.max.bytes=4194304
 def _broker_alive(state: dict) -> bool:
     # The command line must name this run's data folder: after a reboot the pid may be
     # another program's. An exited but unreaped broker shows as "<defunct>", so is gone.
-    ps = ["ps", "-o", "args=", "-p", str(state["pid"])]
+    # -ww: else ps cuts the line at the terminal's width, often before the folder.
+    ps = ["ps", "-ww", "-o", "args=", "-p", str(state["pid"])]
     return state["data_dir"] in subprocess.run(ps, capture_output=True, text=True).stdout
 
 
+def _read_state(state_file: Path) -> dict | None:
+    return json.loads(state_file.read_text()) if state_file.exists() else None
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
 def status_detached(state_file: Path) -> dict | None:
-    """The detached broker's state plus whether it answers metadata; None if not running."""
-    state = json.loads(state_file.read_text()) if state_file.exists() else None
-    if state is None or not _broker_alive(state):
+    """The detached broker's state plus whether it answers metadata; None if not running.
+
+    A broker stopped with its data kept (stop_detached(keep_data=True)) is returned as its
+    state with "stopped_at" set, pid None and no "responding".
+    """
+    state = _read_state(state_file)
+    if state is None or "stopped_at" in state:
+        return state
+    if not _broker_alive(state):
         return None
     return {**state, "responding": asyncio.run(_answers_metadata(state["bootstrap_servers"]))}
 
 
 def start_detached(state_file: Path, timeout: float = 120.0, **options) -> dict:
-    """Start a broker that outlives this process; options go to LocalKafka."""
-    running = status_detached(state_file)
-    if running is not None:
-        where = f"{running['bootstrap_servers']} (pid {running['pid']})"
+    """Start a broker that outlives this process; options go to LocalKafka.
+
+    A broker stopped with its data kept restarts on that data folder and its ports.
+    """
+    current = status_detached(state_file)
+    if current is not None and "stopped_at" not in current:
+        where = f"{current['bootstrap_servers']} (pid {current['pid']})"
         raise LocalKafkaError(f"kafka is already running at {where}")
-    kafka = LocalKafka(**options, keep_data=True)
+    kept = Path(current["data_dir"]) if current else None
+    kafka = LocalKafka(**options, keep_data=True, data_dir=kept)
     kafka.start(timeout)
     state = {
         "pid": kafka.pid,
         "bootstrap_servers": kafka.bootstrap_servers,
         "data_dir": str(kafka.data_dir),
         "kafka_version": KAFKA_VERSION,
-        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "started_at": _now(),
     }
     state_file.parent.mkdir(parents=True, exist_ok=True)
     state_file.write_text(json.dumps(state, indent=2) + "\n")
     return state
 
 
-def stop_detached(state_file: Path) -> bool:
-    """Stop the detached broker and delete its data; False if none was running."""
-    if not state_file.exists():
+def stop_detached(state_file: Path, keep_data: bool = False) -> bool:
+    """Stop the detached broker; False if none was running.
+
+    Its data folder and state file are deleted (also a kept, stopped broker's), unless
+    keep_data: then both stay, the state marked stopped, for start_detached to restart it
+    on the same data and ports.
+    """
+    state = _read_state(state_file)
+    if state is None:
         return False
-    state = json.loads(state_file.read_text())
-    was_running = _broker_alive(state)
+    was_running = "stopped_at" not in state and _broker_alive(state)
     if was_running:
         _stop_group(state["pid"], lambda: _broker_alive(state))
-    shutil.rmtree(state["data_dir"], ignore_errors=True)
-    state_file.unlink(missing_ok=True)
+    if keep_data and Path(state["data_dir"]).is_dir():
+        # No pid: once stopped it may become another program's.
+        state = {**state, "pid": None, "stopped_at": state.get("stopped_at") or _now()}
+        state_file.write_text(json.dumps(state, indent=2) + "\n")
+    else:
+        shutil.rmtree(state["data_dir"], ignore_errors=True)
+        state_file.unlink(missing_ok=True)
     return was_running
 
 
-def run_cli(action: str, state_file: Path) -> int:
-    """`pelastus-hub kafka start|stop|status`: prints the outcome, returns the exit code."""
+def _print_kept(state: dict) -> None:
+    print(
+        f"kafka stopped at {state['stopped_at']}, its data kept in {state['data_dir']}\n"
+        f"  `pelastus-hub kafka start` restarts it at {state['bootstrap_servers']}; "
+        "`pelastus-hub kafka stop` deletes it"
+    )
+
+
+def run_cli(action: str, state_file: Path, keep_data: bool = False) -> int:
+    """`pelastus-hub kafka start|stop|status`: prints the outcome, returns the exit code.
+
+    keep_data goes with stop: see stop_detached.
+    """
     try:
         if action == "stop":
-            print("kafka stopped" if stop_detached(state_file) else "kafka was not running")
+            print(
+                "kafka stopped" if stop_detached(state_file, keep_data) else "kafka was not running"
+            )
+            if keep_data and (kept := _read_state(state_file)) is not None:
+                _print_kept(kept)
             return 0
         if action == "start":
             state = {**start_detached(state_file), "responding": True}
@@ -281,6 +373,9 @@ def run_cli(action: str, state_file: Path) -> int:
         return 1
     if state is None:
         print("kafka not running")
+        return 1
+    if "stopped_at" in state:
+        _print_kept(state)
         return 1
     health = "" if state["responding"] else ", but NOT answering metadata requests"
     print(

@@ -134,6 +134,18 @@ def _simulation_options(parser: argparse.ArgumentParser, default_rate: float = 1
     parser.add_argument(
         "--binary-share", type=float, default=0.1, help="share in CloudEvents binary mode"
     )
+    parser.add_argument(
+        "--send-retries",
+        type=int,
+        default=5,
+        help="times a message the broker did not take is sent again",
+    )
+    parser.add_argument(
+        "--retry-backoff",
+        type=float,
+        default=0.5,
+        help="seconds before the first resend, doubled for each further one up to 10",
+    )
 
 
 def _worker() -> int:
@@ -148,27 +160,47 @@ def _worker() -> int:
 
 
 def _simulate(settings: HubSettings, args: argparse.Namespace) -> int:
+    import signal
+
     from hub.registry import Registry
     from hub.simulate import run
 
     registry = Registry.load(settings.schemas_dir)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(
-            run(
-                settings,
-                registry,
-                seed=args.seed,
-                rate=args.rate,
-                duration=args.duration,
-                count=args.count,
-                invalid_share=args.invalid_share,
-                duplicate_share=args.duplicate_share,
-                out_of_order_share=args.out_of_order_share,
-                binary_share=args.binary_share,
-                progress=lambda line: print(line, file=sys.stderr, flush=True),
-                truth=args.truth,
-            )
+
+    async def simulate() -> None:
+        loop, task = asyncio.get_running_loop(), asyncio.current_task()
+        # SIGTERM stops it as Ctrl-C does: run() stops sending, flushes what it has, prints
+        # its summary and writes --truth. Only the first signal counts: a second one must
+        # not cut that short. Handlers set here also replace an inherited SIG_IGN.
+        stop_signals = (signal.SIGINT, signal.SIGTERM)
+
+        def stop() -> None:
+            for signum in stop_signals:
+                loop.add_signal_handler(signum, lambda: None)
+            task.cancel()
+
+        for signum in stop_signals:
+            loop.add_signal_handler(signum, stop)
+        await run(
+            settings,
+            registry,
+            seed=args.seed,
+            rate=args.rate,
+            duration=args.duration,
+            count=args.count,
+            invalid_share=args.invalid_share,
+            duplicate_share=args.duplicate_share,
+            out_of_order_share=args.out_of_order_share,
+            binary_share=args.binary_share,
+            progress=lambda line: print(line, file=sys.stderr, flush=True),
+            truth=args.truth,
+            send_retries=args.send_retries,
+            retry_backoff=args.retry_backoff,
         )
+
+    # Cancelled is how a signal stops it; Ctrl-C before the loop runs is a KeyboardInterrupt.
+    with contextlib.suppress(asyncio.CancelledError, KeyboardInterrupt):
+        asyncio.run(simulate())
     return 0
 
 

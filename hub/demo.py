@@ -3,6 +3,8 @@
 The worker and the simulator run as child processes, exactly as an operator
 would run them, with the broker's address in their environment. Their logs go
 to files under .run/; the terminal gets a status line from the hub's own API.
+Ctrl-C or SIGTERM stops the simulator, the worker and the broker, in that order,
+each with SIGTERM, and with SIGKILL only if it has not ended in STOP_TIMEOUT_SECONDS.
 """
 
 import argparse
@@ -21,6 +23,9 @@ from hub.settings import REPO_ROOT, HubSettings
 
 READY_TIMEOUT_SECONDS = 120.0
 STATUS_EVERY_SECONDS = 10.0
+# Both children end within seconds of SIGTERM; the simulator waits at most 15 s for the
+# broker to take its last messages (hub.simulate.STOP_FLUSH_SECONDS).
+STOP_TIMEOUT_SECONDS = 30.0
 LOG_DIR = REPO_ROOT / ".run"
 
 
@@ -71,31 +76,62 @@ def status_line(base_url: str) -> str:
     )
 
 
+def _default_signals() -> None:
+    # Runs in the child between fork and exec. A disposition of SIG_IGN survives exec,
+    # and a demo started in the background by a non-interactive shell has SIGINT ignored:
+    # the children must still stop on the signals the demo stops them with.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
 def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    # Its own process group: Ctrl-C reaches this process only, which then stops
-    # the children in order (simulator, worker, broker).
+    # Its own session: Ctrl-C reaches this process only, which then stops the children
+    # in order (simulator, worker, broker). Popen's restore_signals covers SIGPIPE and
+    # SIGXFSZ only, hence _default_signals (the demo starts no threads, so a preexec_fn
+    # is safe).
     with log.open("wb") as output:
         return subprocess.Popen(
-            command, env=env, start_new_session=True, stdout=output, stderr=subprocess.STDOUT
+            command,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_default_signals,
+            stdout=output,
+            stderr=subprocess.STDOUT,
         )
 
 
 def _stop(process: subprocess.Popen[bytes] | None, name: str) -> None:
     if process is None or process.poll() is not None:
         return
-    process.send_signal(signal.SIGINT)  # both children shut down cleanly on SIGINT
+    process.terminate()  # both children shut down cleanly on SIGTERM
     try:
-        process.wait(timeout=30)
+        process.wait(timeout=STOP_TIMEOUT_SECONDS)
     except subprocess.TimeoutExpired:
-        _say(f"{name} did not stop in 30 s; killing it")
+        _say(f"{name} did not stop within {STOP_TIMEOUT_SECONDS:g} s of SIGTERM; killing it")
         process.kill()
         process.wait()
+
+
+def _summary(log: Path) -> str | None:
+    """The simulator's last summary line ("done: ..." or "stopped: ...") in its log."""
+    with log.open(errors="replace") as lines:
+        found = [line.rstrip() for line in lines if line.startswith(("done: ", "stopped: "))]
+    return found[-1] if found else None
+
+
+def _stop_requested(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops the demo as Ctrl-C does
 
 
 def run_demo(args: argparse.Namespace) -> int:
     settings = HubSettings()
     kafka = LocalKafka(progress=_say)
     worker = simulator = None
+    worker_log, simulator_log = LOG_DIR / "demo-worker.log", LOG_DIR / "demo-simulator.log"
+    # SIGINT keeps the disposition the demo inherited: a shell that started it in the
+    # background with SIGINT ignored wants it so.
+    signal.signal(signal.SIGTERM, _stop_requested)
     try:
         _say("starting the local Kafka broker")
         bootstrap = kafka.start()
@@ -103,7 +139,6 @@ def run_demo(args: argparse.Namespace) -> int:
         env = {**os.environ, "PELASTUS_HUB_BOOTSTRAP_SERVERS": bootstrap}
         command = [sys.executable, "-m", "hub.cli"]
         LOG_DIR.mkdir(exist_ok=True)
-        worker_log, simulator_log = LOG_DIR / "demo-worker.log", LOG_DIR / "demo-simulator.log"
         worker = _start([*command, "worker"], env, worker_log)
         _say(f"worker starting (log: {worker_log})")
         base_url = f"http://{settings.web_host}:{settings.web_port}"
@@ -116,6 +151,8 @@ def run_demo(args: argparse.Namespace) -> int:
             f"--duplicate-share={args.duplicate_share}",
             f"--out-of-order-share={args.out_of_order_share}",
             f"--binary-share={args.binary_share}",
+            f"--send-retries={args.send_retries}",
+            f"--retry-backoff={args.retry_backoff}",
         ]
         if args.count is not None:
             simulation.append(f"--count={args.count}")
@@ -155,9 +192,13 @@ def run_demo(args: argparse.Namespace) -> int:
         _say(f"error: {error}")
         return 1
     finally:
-        # Stopping now: a second Ctrl-C must not cut this short and leave the broker running.
+        # Stopping now: a second Ctrl-C or SIGTERM must not cut this short and leave the
+        # broker running.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         _stop(simulator, "the simulator")
+        if simulator is not None and (summary := _summary(simulator_log)):
+            _say(f"simulator {summary}")
         _stop(worker, "the worker")
         kafka.stop()
         _say("stopped")

@@ -19,8 +19,11 @@ dead-lettered it for) and only then produces it to the department's input topic.
             print(error.rejection.reason, error.rejection.message)
 
 The connection comes from HubSettings (PELASTUS_HUB_BOOTSTRAP_SERVERS and friends).
+A send the brokers refuse for a passing reason (no leader, broker unreachable, timed
+out) is retried with exponential backoff; one that still fails raises PublishError.
 """
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from types import TracebackType
@@ -28,6 +31,7 @@ from typing import Any, Literal
 
 import orjson
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 from aiokafka.structs import RecordMetadata
 from pydantic import BaseModel
 
@@ -50,6 +54,46 @@ class InvalidEvent(ValueError):
         self.rejection = rejection
 
 
+class PublishError(Exception):
+    """The brokers did not take an event, after all retries the error allowed.
+
+    `topic` is where it was going, `attempts` how often it was sent, `error` the
+    last aiokafka error (also the exception's __cause__).
+    """
+
+    def __init__(self, topic: str, attempts: int, error: BaseException) -> None:
+        tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
+        super().__init__(f"could not publish to {topic} ({tries}): {failure_reason(error)}")
+        self.topic, self.attempts, self.error = topic, attempts, error
+
+
+def is_retriable(error: BaseException) -> bool:
+    """Whether sending again may succeed: a broker away, a leader moving, a timeout."""
+    # aiokafka does not mark KafkaTimeoutError retriable, but it is what a broker outage
+    # looks like from send(): the partition's batch could not be delivered in time.
+    return isinstance(error, KafkaTimeoutError) or (
+        isinstance(error, KafkaError) and error.retriable
+    )
+
+
+def retry_delay(retry: int, backoff: float, max_backoff: float) -> float:
+    """Seconds to wait before retry number `retry` (1, 2, ...): `backoff`, doubled for
+    every further retry, at most `max_backoff`."""
+    if retry < 1:
+        raise ValueError("retries are numbered from 1")
+    # The exponent is capped so that a long outage cannot overflow the float.
+    return min(backoff * 2.0 ** min(retry - 1, 64), max_backoff)
+
+
+def failure_reason(error: BaseException) -> str:
+    """An error as one line: its type, and its message when it has one."""
+    name, text = type(error).__name__, str(error)
+    if not text:
+        return name
+    # aiokafka's errors name their class already ("[Error 3] UnknownTopicOrPartitionError").
+    return text if name in text else f"{name}: {text}"
+
+
 class Publisher:
     """Publishes a department's events to the hub, validated before they leave."""
 
@@ -61,12 +105,32 @@ class Publisher:
         settings: HubSettings | None = None,
         registry: Registry | None = None,
         producer_options: dict[str, Any] | None = None,
+        retries: int = 5,
+        retry_backoff_seconds: float = 0.5,
+        max_retry_backoff_seconds: float = 10.0,
     ) -> None:
         """`source` is the CloudEvents source of this system, e.g.
         "/pelastuslaitos/<department>/resource-system"; with each event id it must be
         unique. `producer_options` are further AIOKafkaProducer arguments (e.g.
-        linger_ms, client_id); acks="all" and idempotence always stay on.
+        linger_ms, client_id, request_timeout_ms); acks="all" and idempotence always
+        stay on.
+
+        Retries: aiokafka's idempotent producer itself resends an event it has taken
+        until the brokers acknowledge it, so during a broker outage publish() mostly
+        waits; wrap it in asyncio.timeout() to bound that (an event cut short so may
+        still arrive later). What fails is handing the event over: when the producer
+        cannot get the topic's partitions, or its buffer for the partition stays
+        full, for aiokafka's request timeout (request_timeout_ms, 40 s by default).
+        Such a retriable failure (is_retriable) is sent again up to `retries` times,
+        after `retry_backoff_seconds`, doubled for every further retry up to
+        `max_retry_backoff_seconds`: by default 5 retries, after 0.5, 1, 2, 4 and 8 s,
+        which with the 40 s request timeout ride out some four minutes.
         """
+        if retries < 0 or retry_backoff_seconds < 0 or max_retry_backoff_seconds < 0:
+            raise ValueError("retries and retry backoffs cannot be negative")
+        self.retries = retries
+        self.retry_backoff_seconds = retry_backoff_seconds
+        self.max_retry_backoff_seconds = max_retry_backoff_seconds
         self.settings = settings or HubSettings()
         self.registry = registry or Registry.load(self.settings.schemas_dir)
         if department not in self.registry.codes:
@@ -135,14 +199,29 @@ class Publisher:
         an instance of the family's model. `event_id` defaults to a new UUID, `time`
         (the CloudEvents time, when the event was created) to now. `mode` marks exercise
         and test events, which never count as real capability. Raises InvalidEvent,
-        sending nothing, if the hub would reject the event.
+        sending nothing, if the hub would reject the event, and PublishError if the
+        brokers did not take it after the retries (see the constructor).
+
+        Publishes awaited one after another reach the hub in order. Concurrent ones of
+        the same entity may be reordered when one of them is retried: await each in
+        turn where the order matters.
         """
         if self._producer is None:
             raise RuntimeError("start the publisher first (await start() or async with)")
         topic, key, value, headers = self.build(
             family, data, event_id=event_id, time=time, mode=mode, content_mode=content_mode
         )
-        return await self._producer.send_and_wait(topic, value, key, headers=headers)
+        attempt = 1
+        while True:
+            try:
+                return await self._producer.send_and_wait(topic, value, key, headers=headers)
+            except KafkaError as error:
+                if attempt > self.retries or not is_retriable(error):
+                    raise PublishError(topic, attempt, error) from error
+            await asyncio.sleep(
+                retry_delay(attempt, self.retry_backoff_seconds, self.max_retry_backoff_seconds)
+            )
+            attempt += 1
 
     def build(
         self,

@@ -3,16 +3,33 @@
 import json
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import orjson
 import pytest
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    MessageSizeTooLargeError,
+    NotLeaderForPartitionError,
+    RequestTimedOutError,
+    TopicAuthorizationFailedError,
+    UnknownTopicOrPartitionError,
+)
 
 import hub.publisher
 from hub.contracts.unit_status import UnitStatusV1
 from hub.families import FAMILIES, UNIT_STATUS
 from hub.ingest import Validator, ValidEvent
-from hub.publisher import InvalidEvent, Publisher
+from hub.publisher import (
+    InvalidEvent,
+    Publisher,
+    PublishError,
+    failure_reason,
+    is_retriable,
+    retry_delay,
+)
 from hub.reasons import Reason
 from hub.registry import Registry
 from hub.settings import HubSettings
@@ -61,11 +78,13 @@ class FakeProducer:
 
     instances: ClassVar[list["FakeProducer"]] = []
     fail_start = False
+    failures: ClassVar[list[Exception]] = []  # raised by send_and_wait, one per call
 
     def __init__(self, **options: Any) -> None:
         self.options = options
         self.started = self.stopped = False
         self.sent: list[tuple[str, bytes, bytes | None, list]] = []
+        self.attempts = 0
         FakeProducer.instances.append(self)
 
     async def start(self) -> None:
@@ -77,6 +96,9 @@ class FakeProducer:
         self.stopped = True
 
     async def send_and_wait(self, topic: str, value: bytes, key: bytes | None, headers: list):
+        self.attempts += 1
+        if self.failures:
+            raise self.failures.pop(0)
         self.sent.append((topic, value, key, headers))
         return ("metadata", topic)
 
@@ -85,7 +107,20 @@ class FakeProducer:
 def fake_producer(monkeypatch):
     monkeypatch.setattr(hub.publisher, "AIOKafkaProducer", FakeProducer)
     monkeypatch.setattr(FakeProducer, "instances", [])
+    monkeypatch.setattr(FakeProducer, "failures", [])
     return FakeProducer
+
+
+@pytest.fixture
+def sleeps(monkeypatch) -> list[float]:
+    """The publisher's backoff sleeps, recorded instead of slept."""
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    monkeypatch.setattr(hub.publisher, "asyncio", SimpleNamespace(sleep=sleep))
+    return slept
 
 
 def test_structured_record() -> None:
@@ -284,3 +319,93 @@ def test_a_model_instance_of_every_family_is_published_as_given(
     assert (topic, record_key) == (f"dept.pirkanmaa.{family}", key)
     sent = json.loads(value)["data"]
     assert set(sent) == set(data)
+
+
+def test_retry_delays_double_up_to_the_maximum() -> None:
+    assert [retry_delay(n, 0.5, 10.0) for n in range(1, 8)] == [0.5, 1, 2, 4, 8, 10, 10]
+    assert retry_delay(10_000, 0.5, 10.0) == 10.0  # a long outage does not overflow
+    assert retry_delay(3, 0.0, 10.0) == 0.0
+    with pytest.raises(ValueError, match="numbered from 1"):
+        retry_delay(0, 0.5, 10.0)
+
+
+@pytest.mark.parametrize(
+    ("error", "retriable"),
+    [
+        (KafkaTimeoutError(), True),  # not marked retriable by aiokafka, but an outage
+        (KafkaConnectionError("Unable to bootstrap"), True),
+        (UnknownTopicOrPartitionError(), True),
+        (NotLeaderForPartitionError(), True),
+        (RequestTimedOutError(), True),
+        (TopicAuthorizationFailedError(TOPIC), False),
+        (MessageSizeTooLargeError(), False),
+        (ConnectionError("not an aiokafka error"), False),
+    ],
+)
+def test_which_errors_are_retried(error: Exception, retriable: bool) -> None:
+    assert is_retriable(error) is retriable
+
+
+def test_failure_reasons_name_the_error_once() -> None:
+    assert failure_reason(KafkaTimeoutError()) == "KafkaTimeoutError"
+    assert (
+        failure_reason(UnknownTopicOrPartitionError()) == "[Error 3] UnknownTopicOrPartitionError"
+    )
+    assert failure_reason(ConnectionError("no broker")) == "ConnectionError: no broker"
+
+
+async def test_retriable_failures_are_sent_again_after_a_growing_backoff(
+    fake_producer, sleeps
+) -> None:
+    fake_producer.failures = [KafkaTimeoutError(), UnknownTopicOrPartitionError()]
+    async with publisher() as pub:
+        metadata = await pub.publish("unit-status", unit(), event_id="e4", time=TIME)
+        expected = pub.build("unit-status", unit(), event_id="e4", time=TIME)
+    (producer,) = fake_producer.instances
+    assert metadata == ("metadata", TOPIC)
+    assert producer.attempts == 3 and sleeps == [0.5, 1.0]
+    topic, key, value, headers = expected
+    assert producer.sent == [(topic, value, key, headers)]
+
+
+async def test_a_publish_failing_after_its_retries_raises_publish_error(
+    fake_producer, sleeps
+) -> None:
+    last = NotLeaderForPartitionError()
+    fake_producer.failures = [KafkaTimeoutError(), KafkaTimeoutError(), KafkaTimeoutError(), last]
+    async with publisher(retries=3, retry_backoff_seconds=1, max_retry_backoff_seconds=3) as pub:
+        with pytest.raises(PublishError) as raised:
+            await pub.publish("unit-status", unit())
+    assert str(raised.value) == (
+        f"could not publish to {TOPIC} (4 attempts): [Error 6] NotLeaderForPartitionError"
+    )
+    assert (raised.value.topic, raised.value.attempts, raised.value.error) == (TOPIC, 4, last)
+    assert raised.value.__cause__ is last
+    assert sleeps == [1, 2, 3]
+    assert fake_producer.instances[0].sent == []
+
+
+@pytest.mark.parametrize("retries", [0, 5])
+async def test_errors_that_would_recur_are_not_retried(fake_producer, sleeps, retries) -> None:
+    fake_producer.failures = [TopicAuthorizationFailedError(TOPIC)]
+    async with publisher(retries=retries) as pub:
+        with pytest.raises(PublishError, match=r"\(1 attempt\): \[Error 29\] TopicAuthorization"):
+            await pub.publish("unit-status", unit())
+    assert fake_producer.instances[0].attempts == 1 and sleeps == []
+
+
+async def test_no_retries_means_one_attempt(fake_producer, sleeps) -> None:
+    fake_producer.failures = [KafkaTimeoutError(), KafkaTimeoutError()]
+    async with publisher(retries=0) as pub:
+        with pytest.raises(PublishError, match=r"\(1 attempt\): KafkaTimeoutError$"):
+            await pub.publish("unit-status", unit())
+    assert sleeps == []
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"retries": -1}, {"retry_backoff_seconds": -0.1}, {"max_retry_backoff_seconds": -1}],
+)
+def test_negative_retry_settings_are_refused(options) -> None:
+    with pytest.raises(ValueError, match="cannot be negative"):
+        publisher(**options)

@@ -8,7 +8,12 @@ from typing import Any, ClassVar
 
 import orjson
 import pytest
-from aiokafka.errors import KafkaTimeoutError
+from aiokafka.errors import (
+    KafkaTimeoutError,
+    NotLeaderForPartitionError,
+    TopicAuthorizationFailedError,
+    UnknownTopicOrPartitionError,
+)
 from pydantic import ValidationError
 
 from hub import simulate
@@ -324,15 +329,22 @@ def test_bad_arguments_are_refused(start: datetime, rate: float, shares: dict) -
 
 
 class FakeProducer:
-    """Stands in for AIOKafkaProducer: accepts every record at once, or fails it."""
+    """Stands in for AIOKafkaProducer: takes every record and delivers it at once, but for
+    the send() calls, numbered from 0, given in `refuse` (send() raises the error), `fail`
+    (the delivery fails with it) or `hold` (never delivered; stop() then hangs)."""
 
     instances: ClassVar[list["FakeProducer"]] = []
-    failure: ClassVar[Exception | None] = None
+    refuse: ClassVar[dict[int, Exception]] = {}
+    fail: ClassVar[dict[int, Exception]] = {}
+    hold: ClassVar[set[int]] = set()
 
     def __init__(self, **options: Any) -> None:
         self.options = options
-        self.sent: list[tuple[str, bytes | None, bytes | None, Any]] = []
+        self.calls: list[bytes | None] = []  # the value of every send() call
+        self.sent: list[tuple[str, bytes | None, bytes | None, Any]] = []  # those delivered
+        self.held: list[asyncio.Future[None]] = []
         self.events: list[str] = []
+        self.sent_100 = asyncio.Event()
         FakeProducer.instances.append(self)
 
     async def start(self) -> None:
@@ -340,30 +352,38 @@ class FakeProducer:
 
     async def send(self, topic: str, value: bytes | None, key: bytes | None, headers: Any):
         assert isinstance(headers, list)  # as aiokafka's compiled record builder insists
-        self.sent.append((topic, key, value, headers))
+        call = len(self.calls)
+        self.calls.append(value)
+        if len(self.calls) == 100:
+            self.sent_100.set()
+        if call in self.refuse:
+            raise self.refuse[call]
         future = asyncio.get_running_loop().create_future()
-        if self.failure is None:
-            future.set_result(None)
+        if call in self.fail:
+            future.set_exception(self.fail[call])
+        elif call in self.hold:
+            self.held.append(future)
         else:
-            future.set_exception(self.failure)
+            future.set_result(None)
+            self.sent.append((topic, key, value, headers))
         return future
-
-    async def flush(self) -> None:
-        self.events.append("flush")
 
     async def stop(self) -> None:
         self.events.append("stop")
+        if self.held:  # aiokafka's stop waits for the brokers to take what is pending
+            await asyncio.Event().wait()
 
 
 @pytest.fixture
 def producer(monkeypatch: pytest.MonkeyPatch) -> type[FakeProducer]:
     FakeProducer.instances.clear()
-    monkeypatch.setattr(FakeProducer, "failure", None)
+    for name, empty in (("refuse", {}), ("fail", {}), ("hold", set())):
+        monkeypatch.setattr(FakeProducer, name, empty)
     monkeypatch.setattr(simulate, "AIOKafkaProducer", FakeProducer)
     return FakeProducer
 
 
-def run(rate: float, duration: float | None, count: int | None, lines: list[str]):
+def run(rate: float, duration: float | None, count: int | None, lines: list[str], **options: Any):
     return simulate.run(
         HubSettings(),
         REGISTRY,
@@ -373,7 +393,12 @@ def run(rate: float, duration: float | None, count: int | None, lines: list[str]
         count=count,
         progress=lines.append,
         **MIXED,
+        **options,
     )
+
+
+def delivered(fake: FakeProducer) -> list[bytes | None]:
+    return [value for _, _, value, _ in fake.sent]
 
 
 async def test_run_sends_count_messages_at_the_rate(producer: type[FakeProducer]) -> None:
@@ -385,9 +410,10 @@ async def test_run_sends_count_messages_at_the_rate(producer: type[FakeProducer]
     assert counts.total() == len(fake.sent) == 3000
     assert 1.3 < elapsed < 3.0
     assert fake.options["acks"] == "all" and fake.options["enable_idempotence"] is True
-    assert fake.events == ["start", "flush", "stop"]
+    assert fake.events == ["start", "stop"]
     assert counts["valid"] > 2000 and lines[-1].startswith("done: 3000 messages")
     assert len(lines) >= 2 and " sent, " in lines[0]
+    assert not any("could not be sent" in line for line in lines)
 
 
 async def test_run_stops_after_the_duration(producer: type[FakeProducer]) -> None:
@@ -409,14 +435,136 @@ async def test_cancelling_run_stops_the_producer(producer: type[FakeProducer]) -
     assert 100 < len(fake.sent) < 1000
 
 
-async def test_run_stops_when_a_delivery_fails(producer: type[FakeProducer]) -> None:
-    producer.failure = KafkaTimeoutError()
-    lines: list[str] = []
-    with pytest.raises(KafkaTimeoutError):
-        await run(1000, None, None, lines)
+async def test_producer_options_are_passed_but_acks_and_idempotence_stay(
+    producer: type[FakeProducer],
+) -> None:
+    options = {"request_timeout_ms": 2000, "linger_ms": 50, "acks": 1}
+    await run(1e6, None, 10, [], producer_options=options)
     (fake,) = producer.instances
-    assert fake.events == ["start", "flush", "stop"]
+    assert fake.options["request_timeout_ms"] == 2000 and fake.options["linger_ms"] == 50
+    assert fake.options["acks"] == "all" and fake.options["enable_idempotence"] is True
+
+
+async def test_what_the_producer_refuses_is_sent_again_before_anything_newer(
+    producer: type[FakeProducer],
+) -> None:
+    producer.refuse = {10: KafkaTimeoutError(), 11: UnknownTopicOrPartitionError()}
+    lines: list[str] = []
+    counts = await run(1e6, None, 100, lines, retry_backoff=0)
+    (fake,) = producer.instances
+    assert counts.total() == 100 and len(fake.calls) == 102
+    # The refused message went out again at once, twice, before the next one.
+    assert fake.calls[10] == fake.calls[11] == fake.calls[12] != fake.calls[13]
+    assert delivered(fake) == fake.calls[:10] + fake.calls[12:]
+    assert "resending 1 in 0 s (retry 1 of 5): KafkaTimeoutError" in lines
+    assert "resending 1 in 0 s (retry 2 of 5): [Error 3] UnknownTopicOrPartitionError" in lines
+    assert lines[-1].startswith("done: 100 messages")
+    assert "could not be sent" not in lines[-1]
+
+
+async def test_a_failed_delivery_is_sent_again(producer: type[FakeProducer]) -> None:
+    producer.fail = {5: NotLeaderForPartitionError()}
+    lines: list[str] = []
+    await run(1e6, None, 100, lines, retry_backoff=0)
+    (fake,) = producer.instances
+    # Newer messages had gone out before the failure was known: it follows them.
+    assert len(fake.calls) == 101 and fake.calls[100] == fake.calls[5]
+    assert delivered(fake) == fake.calls[:5] + fake.calls[6:]
+    assert "could not be sent" not in lines[-1]
+
+
+async def test_messages_failing_for_good_are_counted_and_left_out_of_the_truth(
+    producer: type[FakeProducer], monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    producer.refuse = {call: KafkaTimeoutError() for call in (10, 11, 12)}
+    producer.fail = {50: TopicAuthorizationFailedError(input_topic("pirkanmaa", "incident"))}
+    truths: list[list[Message]] = []
+    monkeypatch.setattr(simulate, "ground_truth", lambda messages: truths.append(messages) or {})
+    lines: list[str] = []
+    truth = tmp_path / "truth.json"
+    counts = await run(1e6, None, 100, lines, send_retries=2, retry_backoff=0, truth=truth)
+    (fake,) = producer.instances
+    # Retried twice; the authorization error is not retriable.
+    assert counts.total() == 100 and len(fake.calls) == 102
+    assert "resending 1 in 0 s (retry 2 of 2): KafkaTimeoutError" in lines
+    summary, written = lines[-2:]
+    assert summary.startswith("done: 100 messages")
+    assert summary.endswith(
+        "; 2 could not be sent: KafkaTimeoutError (1); [Error 29] "
+        "TopicAuthorizationFailedError: dept.pirkanmaa.incident (1)"
+    )
+    assert delivered(fake) == fake.calls[:10] + fake.calls[13:50] + fake.calls[51:]
+    (messages,) = truths
+    assert [message.value for message in messages] == delivered(fake)
+    assert written == f"ground truth of the 98 messages delivered written to {truth}"
+
+
+async def test_progress_lines_report_what_could_not_be_sent(producer: type[FakeProducer]) -> None:
+    producer.refuse = {0: KafkaTimeoutError()}
+    lines: list[str] = []
+    await run(200, None, 300, lines, send_retries=0)
+    assert " sent, " in lines[0]
+    assert lines[0].endswith("; 1 could not be sent: KafkaTimeoutError")
+
+
+async def test_a_stop_while_resending_counts_the_message_as_not_sent(
+    producer: type[FakeProducer],
+) -> None:
+    producer.refuse = {20: KafkaTimeoutError()}
+    lines: list[str] = []
+    resending = asyncio.Event()
+
+    def progress(line: str) -> None:
+        lines.append(line)
+        if line.startswith("resending"):
+            resending.set()
+
+    task = asyncio.create_task(
+        simulate.run(
+            HubSettings(),
+            REGISTRY,
+            seed=3,
+            rate=1e6,
+            duration=None,
+            count=100,
+            progress=progress,
+            retry_backoff=3600,  # the stop comes first
+            **MIXED,
+        )
+    )
+    await resending.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    (fake,) = producer.instances
+    assert len(fake.calls) == 21
+    assert lines[-1].startswith("stopped: 21 messages")
+    assert lines[-1].endswith("; 1 could not be sent: KafkaTimeoutError")
+
+
+async def test_a_stop_waits_for_the_brokers_only_so_long(
+    producer: type[FakeProducer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(simulate, "STOP_FLUSH_SECONDS", 0.01)
+    producer.hold = {30}
+    lines: list[str] = []
+    task = asyncio.create_task(run(1e6, None, None, lines))
+    while not producer.instances:
+        await asyncio.sleep(0)
+    await producer.instances[0].sent_100.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert lines[-2] == "the brokers did not take the last messages in 0.01 s"
     assert lines[-1].startswith("stopped: ")
+    assert lines[-1].endswith("; 1 could not be sent: not acknowledged before stopping")
+
+
+async def test_negative_retries_are_refused(producer: type[FakeProducer]) -> None:
+    with pytest.raises(ValueError, match="cannot be negative"):
+        await run(1e6, None, 10, [], send_retries=-1)
+    with pytest.raises(ValueError, match="cannot be negative"):
+        await run(1e6, None, 10, [], retry_backoff=-0.5)
 
 
 def test_incidents_live_in_order_in_their_departments_municipalities() -> None:

@@ -208,12 +208,7 @@ async def produce(
 
 
 async def throughput(settings: HubSettings, registry: Registry, count: int) -> dict[str, float]:
-    await topics.create_hub_topics(
-        settings.kafka_options(),
-        registry.codes,
-        settings.input_partitions,
-        settings.replication_factor,
-    )
+    await topics.create_hub_topics(settings, registry.codes)
     start = datetime.now(UTC) - timedelta(hours=2)
     messages = list(
         itertools.islice(unit_statuses(generate(registry, SEED, start, 1000.0, **SHARES)), count)

@@ -18,6 +18,7 @@ from hub.contracts.envelope import REQUIRED_ATTRIBUTES, Envelope, binary_mode_ev
 from hub.families import FAMILIES, Family
 from hub.reasons import Reason
 from hub.registry import Registry
+from hub.settings import HubSettings
 
 
 class InputRecord(Protocol):
@@ -101,12 +102,29 @@ def _named_field(ctx: dict[str, Any] | None) -> tuple[str, ...]:
 
 class Validator:
     def __init__(
-        self, registry: Registry, max_message_bytes: int, max_clock_skew_seconds: float
+        self,
+        registry: Registry,
+        max_message_bytes: int,
+        max_clock_skew_seconds: float,
+        max_header_bytes: int = 65536,
+        max_json_depth: int = 32,
     ) -> None:
         self.departments = registry.codes
         self.municipalities = registry.municipality_codes
         self.max_message_bytes = max_message_bytes
+        self.max_header_bytes = max_header_bytes
+        self.max_json_depth = max_json_depth
         self.max_clock_skew = timedelta(seconds=max_clock_skew_seconds)
+
+    @classmethod
+    def from_settings(cls, registry: Registry, settings: HubSettings) -> "Validator":
+        return cls(
+            registry,
+            settings.max_message_bytes,
+            settings.max_clock_skew_seconds,
+            settings.max_header_bytes,
+            settings.max_json_depth,
+        )
 
     def validate(
         self, record: InputRecord, department: str, family: Family, now: datetime
@@ -119,10 +137,16 @@ class Validator:
                 Reason.VALUE_TOO_LARGE,
                 f"the value is {len(value)} bytes; at most {self.max_message_bytes} are accepted",
             )
+        if record.headers and (size := header_bytes(record.headers)) > self.max_header_bytes:
+            return Rejection(
+                Reason.HEADERS_TOO_LARGE,
+                f"the headers are {size} bytes; at most {self.max_header_bytes} are accepted",
+                pointer=None,
+            )
         try:
             headers = dict(record.headers) if record.headers else {}
             if "ce_specversion" in headers:
-                data = _parse_object(value, "value")
+                data = self._parse_object(value)
                 event = _event_from_dict(
                     binary_mode_event(_check_ce_headers(headers), data), family
                 )
@@ -130,10 +154,21 @@ class Validator:
                 try:
                     event = family.event_model.model_validate_json(value)
                 except ValidationError:
-                    event = _event_from_dict(_parse_object(value, "value"), family)
+                    event = _event_from_dict(self._parse_object(value), family)
             return self._check_semantics(record, department, family, event, now)
         except _Reject as rejected:
             return Rejection(rejected.reason, rejected.message, rejected.event_id, rejected.pointer)
+
+    def _parse_object(self, raw: bytes) -> dict[str, Any]:
+        """The value as a JSON object, refused before any schema work when it nests too deep:
+        no event of the contract nests deeper than a few levels."""
+        obj = _parse_object(raw, "value")
+        if _deeper_than(obj, self.max_json_depth):
+            raise _Reject(
+                Reason.VALUE_TOO_DEEP,
+                f"the value nests arrays and objects more than {self.max_json_depth} levels deep",
+            )
+        return obj
 
     def _check_semantics(
         self, record: InputRecord, department: str, family: Family, event: Any, now: datetime
@@ -219,14 +254,14 @@ def _check_event(obj: dict[str, Any], family: Family) -> Any:
     if known is None:
         raise _Reject(
             Reason.TYPE_UNKNOWN_FAMILY,
-            f"type '{envelope.type}': family '{type_family}' is unknown; "
+            f"/type: '{envelope.type}' names family '{type_family}', which is unknown; "
             f"known families: {', '.join(sorted(FAMILIES))}",
             "/type",
         )
     if known is not family:
         raise _Reject(
             Reason.TYPE_FAMILY_MISMATCH,
-            f"type '{envelope.type}' is a {type_family} event but the topic carries "
+            f"/type: '{envelope.type}' is a {type_family} event but the topic carries "
             f"{family.name} events",
             "/type",
         )
@@ -234,7 +269,8 @@ def _check_event(obj: dict[str, Any], family: Family) -> Any:
     if model is None:
         raise _Reject(
             Reason.TYPE_UNKNOWN_VERSION,
-            f"type '{envelope.type}': major version {major} of {family.name} is unknown; "
+            f"/type: '{envelope.type}' names major version {major} of {family.name}, "
+            "which is unknown; "
             f"known: {', '.join(f'v{m}' for m in sorted(family.models))}",
             "/type",
         )
@@ -253,6 +289,27 @@ class _Event:
     mode: str
 
 
+def header_bytes(headers: Sequence[tuple[str, bytes | None]]) -> int:
+    """Bytes of the headers' names and values, as they travel in a record."""
+    return sum(len(name.encode()) + len(value or b"") for name, value in headers)
+
+
+def _deeper_than(obj: Any, limit: int) -> bool:
+    """Whether arrays and objects nest more than `limit` levels; stops as soon as they do,
+    without recursion."""
+    level: list[Any] = [obj]
+    for _ in range(limit):
+        level = [
+            child
+            for container in level
+            for child in (container.values() if isinstance(container, dict) else container)
+            if isinstance(child, dict | list)
+        ]
+        if not level:
+            return False
+    return True
+
+
 def _parse_object(raw: bytes, what: str) -> dict[str, Any]:
     try:
         raw.decode("utf-8")
@@ -263,6 +320,9 @@ def _parse_object(raw: bytes, what: str) -> dict[str, Any]:
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
+        # orjson refuses nesting beyond 1024 levels, with this message.
+        if "depth limit" in str(error):
+            raise _Reject(Reason.VALUE_TOO_DEEP, f"the {what} nests too deep: {error}") from None
         raise _Reject(Reason.VALUE_NOT_JSON, f"the {what} is not JSON: {error}") from None
     if not isinstance(obj, dict):
         raise _Reject(
@@ -279,10 +339,11 @@ def _check_ce_headers(headers: dict[str, bytes]) -> dict[str, bytes]:
             try:
                 value.decode("utf-8")
             except (UnicodeDecodeError, AttributeError):
+                pointer = json_pointer(name.removeprefix("ce_"))
                 raise _Reject(
                     Reason.ENVELOPE_FIELD_INVALID,
-                    f"header '{name}' is not UTF-8 text",
-                    json_pointer(name.removeprefix("ce_")),
+                    f"{pointer}: header '{name}' is not UTF-8 text",
+                    pointer,
                 ) from None
     return headers
 

@@ -43,10 +43,19 @@ class BatchResult:
     warnings: list[Warned] = field(default_factory=list)
     # Newest event time among each department's accepted events.
     newest: dict[str, datetime] = field(default_factory=dict)
+    # (topic, partition, outcome) -> records: the accounting per input partition.
+    partition_outcomes: Counter[tuple[str, int, Outcome]] = field(default_factory=Counter)
 
     @property
     def consumed(self) -> int:
         return sum(self.outcomes.values())
+
+    @property
+    def by_partition(self) -> dict[tuple[str, int], Counter[str]]:
+        counts: dict[tuple[str, int], Counter[str]] = {}
+        for (topic, partition, outcome), n in self.partition_outcomes.items():
+            counts.setdefault((topic, partition), Counter())[outcome.value] += n
+        return counts
 
 
 def input_routes(registry: Registry) -> dict[str, tuple[str, Family]]:
@@ -67,7 +76,7 @@ def process_batch(
 ) -> BatchResult:
     """`stores`: each family's, by family name."""
     result = BatchResult()
-    outcomes, newest = result.outcomes, result.newest
+    outcomes, newest, by_partition = result.outcomes, result.newest, result.partition_outcomes
     for record in records:
         department, family = routes[record.topic]
         checked = validator.validate(record, department, family, now)
@@ -87,4 +96,5 @@ def process_batch(
                 if seen is None or checked.event_time > seen:
                     newest[department] = checked.event_time
         outcomes[department, family.name, outcome] += 1
+        by_partition[record.topic, record.partition, outcome] += 1
     return result

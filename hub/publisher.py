@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError, KafkaTimeoutError
+from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
 from pydantic import BaseModel
 
@@ -39,6 +39,7 @@ from hub.contracts.envelope import STRUCTURED_CONTENT_TYPE, EventMode
 from hub.families import FAMILIES
 from hub.ingest import Record, Rejection, Validator
 from hub.registry import Registry
+from hub.retry import failure_reason, is_retriable, retry_delay
 from hub.settings import HubSettings
 from hub.topics import input_topic
 
@@ -65,33 +66,6 @@ class PublishError(Exception):
         tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
         super().__init__(f"could not publish to {topic} ({tries}): {failure_reason(error)}")
         self.topic, self.attempts, self.error = topic, attempts, error
-
-
-def is_retriable(error: BaseException) -> bool:
-    """Whether sending again may succeed: a broker away, a leader moving, a timeout."""
-    # aiokafka does not mark KafkaTimeoutError retriable, but it is what a broker outage
-    # looks like from send(): the partition's batch could not be delivered in time.
-    return isinstance(error, KafkaTimeoutError) or (
-        isinstance(error, KafkaError) and error.retriable
-    )
-
-
-def retry_delay(retry: int, backoff: float, max_backoff: float) -> float:
-    """Seconds to wait before retry number `retry` (1, 2, ...): `backoff`, doubled for
-    every further retry, at most `max_backoff`."""
-    if retry < 1:
-        raise ValueError("retries are numbered from 1")
-    # The exponent is capped so that a long outage cannot overflow the float.
-    return min(backoff * 2.0 ** min(retry - 1, 64), max_backoff)
-
-
-def failure_reason(error: BaseException) -> str:
-    """An error as one line: its type, and its message when it has one."""
-    name, text = type(error).__name__, str(error)
-    if not text:
-        return name
-    # aiokafka's errors name their class already ("[Error 3] UnknownTopicOrPartitionError").
-    return text if name in text else f"{name}: {text}"
 
 
 class Publisher:
@@ -138,11 +112,7 @@ class Publisher:
             raise ValueError(f"department {department!r} is not in the registry; known: {known}")
         self.department = department
         self.source = source
-        self.validator = Validator(
-            self.registry,
-            self.settings.max_message_bytes,
-            self.settings.max_clock_skew_seconds,
-        )
+        self.validator = Validator.from_settings(self.registry, self.settings)
         # Duplicates or reordering on a retry would reach the hub as the department's
         # own mistakes, so these two are not options.
         self._producer_options: dict[str, Any] = {

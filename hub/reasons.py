@@ -13,8 +13,10 @@ from enum import StrEnum
 class Reason(StrEnum):
     VALUE_NULL = "value_null"
     VALUE_TOO_LARGE = "value_too_large"
+    HEADERS_TOO_LARGE = "headers_too_large"
     VALUE_NOT_UTF8 = "value_not_utf8"
     VALUE_NOT_JSON = "value_not_json"
+    VALUE_TOO_DEEP = "value_too_deep"
     VALUE_NOT_OBJECT = "value_not_object"
     ENVELOPE_FIELD_MISSING = "envelope_field_missing"
     ENVELOPE_FIELD_INVALID = "envelope_field_invalid"

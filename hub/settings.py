@@ -30,6 +30,12 @@ class HubSettings(BaseSettings):
     max_message_bytes: int = Field(
         1024 * 1024, gt=0, description="Larger values are dead-lettered."
     )
+    max_header_bytes: int = Field(
+        64 * 1024, gt=0, description="Records with more header bytes are dead-lettered."
+    )
+    max_json_depth: int = Field(
+        32, ge=4, description="Values nesting arrays and objects deeper are dead-lettered."
+    )
     max_clock_skew_seconds: float = Field(
         300.0, ge=0, description="How far in the future an event time may lie."
     )
@@ -70,6 +76,12 @@ class HubSettings(BaseSettings):
     web_port: int = Field(6066, ge=0, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     schemas_dir: Path = REPO_ROOT / "schemas"
+
+    @property
+    def max_record_bytes(self) -> int:
+        """The most the hub's producers send in one record: what the hub writes is kept
+        within max_message_bytes (hub.outputs), plus room for record and batch overhead."""
+        return self.max_message_bytes + 64 * 1024
 
     def kafka_options(self) -> dict[str, object]:
         """Connection keyword arguments common to aiokafka clients."""

@@ -22,9 +22,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from hub.contracts.envelope import STRUCTURED_CONTENT_TYPE
-from hub.publisher import Publisher, failure_reason, is_retriable, retry_delay
+from hub.publisher import Publisher
 from hub.reasons import Reason
 from hub.registry import Registry
+from hub.retry import failure_reason, is_retriable, retry_delay
 from hub.settings import HubSettings
 from hub.simulated_world import (
     AT_STATION,
@@ -40,8 +41,12 @@ from hub.topics import input_topic
 
 STRUCTURED_HEADERS = (("content-type", STRUCTURED_CONTENT_TYPE.encode()),)
 # _bad() spoils a message so that the hub rejects it for exactly its reason, for every
-# reason but too large, which depends on settings.
-BAD_KINDS = tuple(reason for reason in Reason if reason is not Reason.VALUE_TOO_LARGE)
+# reason but the size limits, which depend on settings.
+BAD_KINDS = tuple(
+    reason for reason in Reason if reason not in (Reason.VALUE_TOO_LARGE, Reason.HEADERS_TOO_LARGE)
+)
+# Deeper than the hub's JSON parser goes: too deep whatever the depth limit is set to.
+TOO_DEEP = 1100
 # A unit tied up by an incident (or driving back from one) moves along this flow.
 COMMITTED = ("dispatched", "en_route", "on_scene", "available")
 NEXT_STATUS = dict(zip(COMMITTED, (*COMMITTED[1:], "available_at_station"), strict=True))
@@ -311,6 +316,8 @@ class _Simulation:
                 value = value[: len(value) // 2]
             case Reason.VALUE_NOT_OBJECT:
                 value = b"[" + value + b"]"
+            case Reason.VALUE_TOO_DEEP:
+                value = value[:-1] + b',"note":' + b"[" * TOO_DEEP + b"]" * TOO_DEEP + b"}"
             case Reason.VALUE_NULL:
                 value, headers = None, ()
         family = topic.rsplit(".", 1)[1]

@@ -1,11 +1,11 @@
 """Topic names of the v1 contract, and their creation."""
 
 from collections.abc import Iterable
-from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from hub.families import FAMILIES
+from hub.settings import HubSettings
 
 TOPIC_ALREADY_EXISTS = 36
 
@@ -49,28 +49,41 @@ async def ensure_topics(admin: AIOKafkaAdminClient, topics: list[NewTopic]) -> l
     return created
 
 
-async def create_hub_topics(
-    kafka_options: dict[str, Any], departments: Iterable[str], partitions: int, replicas: int
-) -> list[str]:
+async def create_hub_topics(settings: HubSettings, departments: Iterable[str]) -> list[str]:
     """Create whichever of the hub's topics are missing; returns the names created."""
-    admin = AIOKafkaAdminClient(**kafka_options)
+    admin = AIOKafkaAdminClient(**settings.kafka_options())
     await admin.start()
     try:
-        return await ensure_topics(admin, hub_topics(sorted(departments), partitions, replicas))
+        wanted = hub_topics(
+            sorted(departments),
+            settings.input_partitions,
+            settings.replication_factor,
+            settings.max_record_bytes,
+        )
+        return await ensure_topics(admin, wanted)
     finally:
         await admin.close()
 
 
-def hub_topics(departments: list[str], partitions: int, replicas: int) -> list[NewTopic]:
-    """Every topic the hub reads or writes, with the settings it relies on."""
+def hub_topics(
+    departments: list[str], partitions: int, replicas: int, max_record_bytes: int
+) -> list[NewTopic]:
+    """Every topic the hub reads or writes, with the settings it relies on.
+
+    The dead-letter and feedback topics take records up to max_record_bytes whatever
+    the broker's default, since the hub's records there are bounded by that (hub.outputs).
+    """
+    sized = {"max.message.bytes": str(max_record_bytes)}
     topics = [
         NewTopic(input_topic(code, family), partitions, replicas)
         for code in departments
         for family in FAMILIES
     ]
-    topics += [NewTopic(feedback_topic(code), 1, replicas) for code in departments]
     topics += [
-        NewTopic(DEAD_LETTER, partitions, replicas),
+        NewTopic(feedback_topic(code), 1, replicas, topic_configs=sized) for code in departments
+    ]
+    topics += [
+        NewTopic(DEAD_LETTER, partitions, replicas, topic_configs=sized),
         # One partition: one ordered snapshot stream whose last record is the latest.
         NewTopic(CAPABILITY, 1, replicas),
         NewTopic(SNAPSHOT_REQUESTS, 1, replicas),

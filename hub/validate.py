@@ -92,7 +92,7 @@ def run_validate(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    validator = Validator(registry, settings.max_message_bytes, settings.max_clock_skew_seconds)
+    validator = Validator.from_settings(registry, settings)
     now = datetime.now(UTC)
     results = []
     try:

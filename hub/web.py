@@ -9,6 +9,7 @@ from prometheus_client import generate_latest
 
 from hub.kpi import KINDS
 from hub.registry import Registry
+from hub.state import Outcome
 from hub.worker import HubWorker
 
 # Prometheus text format 0.0.4 (UTF-8 by definition); aiohttp refuses a charset parameter here.
@@ -18,6 +19,12 @@ METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
 def add_routes(app: faust.App, worker: HubWorker, registry: Registry) -> None:
     @app.page("/healthz")
     async def healthz(web: View, request: Request) -> Response:
+        # Down only when the worker cannot recover: the process is about to exit, and
+        # an orchestrator should restart it. A broker outage is no reason to restart.
+        if worker.crashed:
+            return web.json(
+                {"status": "crashed", "reason": repr(worker.crash_reason)[:300]}, status=500
+            )
         return web.json({"status": "ok"})
 
     @app.page("/readyz")
@@ -26,8 +33,26 @@ def add_routes(app: faust.App, worker: HubWorker, registry: Registry) -> None:
             "ready": worker.ready,
             "state_restored": worker.restored,
             "partitions_assigned": len(worker.assigned),
+            "broker_reachable": worker.broker.reachable,
         }
+        if worker.broker.problem:
+            body["broker_problem"] = worker.broker.problem
         return web.json(body, status=200 if worker.ready else 503)
+
+    @app.page("/api/v1/accounting")
+    async def accounting(web: View, request: Request) -> Response:
+        partitions = []
+        for tp, counts in sorted(worker.accounting.items()):
+            partitions.append(
+                {
+                    "topic": tp.topic,
+                    "partition": tp.partition,
+                    "consumed": counts["consumed"],
+                    **{outcome.value: counts[outcome.value] for outcome in Outcome},
+                    "next_offset": counts["next_offset"],
+                }
+            )
+        return web.json({"since": worker.started_at, "partitions": partitions})
 
     @app.page("/metrics")
     async def metrics(web: View, request: Request) -> Response:

@@ -14,6 +14,8 @@ what the changelog already holds, so the state comes out the same.
 
 import asyncio
 import logging
+import os
+import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -27,31 +29,29 @@ from mode import Service
 
 from hub import topics
 from hub.aggregate import STATUS_CLASS, snapshot
+from hub.broker_watch import BrokerWatch
+from hub.delivery import Delivery
 from hub.incident_state import IncidentStore
 from hub.ingest import Validator
 from hub.kpi import KpiBook, Windows, result_key
 from hub.leadership import Leadership
 from hub.metrics import HubMetrics
-from hub.process import BatchResult, DeadLetter, Warned, input_routes, process_batch
+from hub.outputs import OutRecord, batch_outputs
+from hub.process import BatchResult, input_routes, process_batch
 from hub.readiness_state import ReadinessStore
-from hub.reasons import WarningCode
 from hub.registry import Registry
+from hub.retry import retrying
 from hub.settings import HubSettings
-from hub.state import State, Store, UnitStore
+from hub.state import Store, UnitStore
 
 log = logging.getLogger(__name__)
 
-FEEDBACK_SCHEMA = "fi.pelastus.feedback.v1"
-WARNING_MESSAGES = {
-    WarningCode.INCIDENT_NOT_OPENED: "/data/incident_id: incident '{entity}' has no opened "
-    "event at the hub yet; this event is kept and joins the incident when its opened arrives",
-    WarningCode.LATE_FOR_KPI_WINDOW: "/data/incident_id: a KPI window of incident '{entity}' "
-    "has closed; the incident keeps this event, but the window's published result does not",
-}
-WARNING_POINTERS = {
-    WarningCode.INCIDENT_NOT_OPENED: "/data/incident_id",
-    WarningCode.LATE_FOR_KPI_WINDOW: "/data/incident_id",
-}
+# How long a stopping worker lets its batch in flight finish, so that its offsets commit.
+STOP_GRACE_SECONDS = 20.0
+# A crashed worker that has not exited by then (a client stuck stopping) is ended hard.
+CRASH_EXIT_SECONDS = 15.0
+EXIT_CRASHED = 70
+BROKER_PROBE_SECONDS = 1.0
 
 
 class HubWorker(Service):
@@ -73,9 +73,7 @@ class HubWorker(Service):
             "incident": self.incident_store,
             "readiness": self.readiness_store,
         }
-        self.validator = Validator(
-            registry, settings.max_message_bytes, settings.max_clock_skew_seconds
-        )
+        self.validator = Validator.from_settings(registry, settings)
         self.routes = input_routes(registry)
         self.leadership = Leadership(settings.kafka_options(), f"{settings.group_id}-snapshots")
         self.sequence = 0
@@ -94,22 +92,31 @@ class HubWorker(Service):
         self._state_lock = asyncio.Lock()
         # Snapshots are numbered and sent one at a time: the timer and a request may overlap.
         self._publish_lock = asyncio.Lock()
+        self.broker = BrokerWatch(settings.kafka_options())
+        # Per input partition since this worker started: records consumed (counted as
+        # fetched), by outcome (counted as decided), and the next offset to read.
+        self.accounting: dict[TopicPartition, Counter[str]] = {}
+        self.started_at = datetime.now(UTC).isoformat()
+        # Set while no batch is being processed: a stopping worker waits for it.
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._producer: AIOKafkaProducer | None = None
+        self.delivery: Delivery | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._reader: AIOKafkaConsumer | None = None
 
     @property
     def ready(self) -> bool:
-        """State restored, input partitions assigned, not crashed: what /readyz reports."""
-        return self.restored and bool(self.assigned) and not self.crashed
+        """State restored, input partitions assigned, the broker answering, not crashed:
+        what /readyz reports."""
+        return self.restored and bool(self.assigned) and self.broker.reachable and not self.crashed
 
     async def on_start(self) -> None:
         options = self.settings.kafka_options()
-        created = await topics.create_hub_topics(
-            options,
-            self.registry.codes,
-            self.settings.input_partitions,
-            self.settings.replication_factor,
+        await self.broker.probe()
+        created = await self._retrying(
+            "creating the hub's topics",
+            lambda: topics.create_hub_topics(self.settings, self.registry.codes),
         )
         if created:
             log.info("created %d topics", len(created))
@@ -118,11 +125,11 @@ class HubWorker(Service):
             acks="all",
             enable_idempotence=True,
             linger_ms=2,
-            # A dead letter is an accepted input plus bounded error headers; the
-            # broker's own limit, not the client's, should decide what fits.
-            max_request_size=self.settings.max_message_bytes * 2 + (1 << 20),
+            # What the hub writes is kept within the message limit (hub.outputs).
+            max_request_size=self.settings.max_record_bytes,
         )
-        await self._producer.start()
+        await self._retrying("starting the producer", self._producer.start)
+        self.delivery = Delivery(self._producer, self.broker.failed)
         # A group-less reader for the compacted state topics and the snapshots; committed
         # records only, so that a fenced former leader's snapshot is never read.
         self._reader = AIOKafkaConsumer(
@@ -134,7 +141,7 @@ class HubWorker(Service):
             # the default 500 ms wait of a fetch that finds nothing would be paid per hop.
             fetch_max_wait_ms=10,
         )
-        await self._reader.start()
+        await self._retrying("starting the state reader", self._reader.start)
         await self._catch_up_state()
         await self._follow_kpis()
         self.latest_snapshot = await self._last_snapshot()
@@ -150,14 +157,41 @@ class HubWorker(Service):
             max_partition_fetch_bytes=self.settings.max_message_bytes * 2,
             fetch_max_bytes=max(52428800, self.settings.max_message_bytes * 4),
         )
-        await self._consumer.start()
+        await self._retrying("starting the input consumer", self._consumer.start)
         self._consumer.subscribe(topics=list(self.routes), listener=_Assignment(self))
+
+    async def on_stop(self) -> None:
+        # Runs before the service's tasks are cancelled: a batch in flight finishes and
+        # commits, unless the broker is away too long (then its records are read again).
+        try:
+            await asyncio.wait_for(self._idle.wait(), STOP_GRACE_SECONDS)
+        except TimeoutError:
+            log.warning("stopping with a batch unfinished: it is processed again on restart")
 
     async def on_shutdown(self) -> None:
         await self.leadership.stop()
         for client in (self._consumer, self._reader, self._producer):
             if client is not None:
                 await client.stop()
+        await self.broker.close()
+
+    async def crash(self, reason: BaseException) -> None:
+        """Only what no retry mends gets here. The process must end, non-zero, so that an
+        orchestrator restarts it; clients stuck stopping must not keep it up."""
+        log.critical("the worker crashed and cannot recover: %r; exiting", reason)
+        timer = threading.Timer(CRASH_EXIT_SECONDS, os._exit, (EXIT_CRASHED,))
+        timer.daemon = True
+        timer.start()
+        await super().crash(reason)
+
+    async def _retrying(self, what: str, operation: Any) -> Any:
+        return await retrying(what, operation, self.broker.failed)
+
+    @Service.task
+    async def _watch_broker(self) -> None:
+        while not self.should_stop:
+            await self.broker.probe()
+            await self.sleep(BROKER_PROBE_SECONDS)
 
     async def _catch_up_state(self) -> None:
         """Read the state changelogs from where this worker last stopped reading to their end.
@@ -168,32 +202,41 @@ class HubWorker(Service):
         keyed by entity, are where the workers' states meet (README, "Several workers").
         """
         async with self._state_lock, self._reader_lock:
-            for family, store in self.stores.items():
-                partition = TopicPartition(topics.state_topic(family), 0)
-                async for record in self._read(partition, self._state_positions[family]):
-                    if record.value is None:
-                        store.forget(record.key.decode())
-                    else:
-                        store.restore(record.value)
-                    self._state_positions[family] = record.offset + 1
+            # A retry goes on from the last record read: positions move record by record.
+            await self._retrying("reading the state changelogs", self._read_changelogs)
+
+    async def _read_changelogs(self) -> None:
+        for family, store in self.stores.items():
+            partition = TopicPartition(topics.state_topic(family), 0)
+            async for record in self._read(partition, self._state_positions[family]):
+                if record.value is None:
+                    store.forget(record.key.decode())
+                else:
+                    store.restore(record.value)
+                self._state_positions[family] = record.offset + 1
 
     async def _follow_kpis(self) -> None:
         """Learn of the KPI windows closed since last read, from national.kpi."""
         async with self._reader_lock:
-            async for record in self._read(TopicPartition(topics.KPI, 0), self._kpi_position):
-                if record.value is not None:
-                    self.kpis.record_final(orjson.loads(record.value))
-                self._kpi_position = record.offset + 1
+            await self._retrying("reading national.kpi", self._read_kpis)
+
+    async def _read_kpis(self) -> None:
+        async for record in self._read(TopicPartition(topics.KPI, 0), self._kpi_position):
+            if record.value is not None:
+                self.kpis.record_final(orjson.loads(record.value))
+            self._kpi_position = record.offset + 1
 
     async def _last_snapshot(self) -> dict[str, Any] | None:
         """The newest committed snapshot on national.capability, if any."""
-        partition = TopicPartition(topics.CAPABILITY, 0)
-        last = None
         async with self._reader_lock:
-            # Each snapshot is a record and a transaction marker, and aborted transactions
-            # leave records no committed reader sees: look well back.
-            async for record in self._read(partition, -256):
-                last = record
+            return await self._retrying("reading national.capability", self._read_last_snapshot)
+
+    async def _read_last_snapshot(self) -> dict[str, Any] | None:
+        last = None
+        # Each snapshot is a record and a transaction marker, and aborted transactions
+        # leave records no committed reader sees: look well back.
+        async for record in self._read(TopicPartition(topics.CAPABILITY, 0), -256):
+            last = record
         return orjson.loads(last.value) if last else None
 
     async def _read(self, partition: TopicPartition, start: int) -> AsyncIterator[Any]:
@@ -226,13 +269,17 @@ class HubWorker(Service):
             batches = await consumer.getmany(
                 timeout_ms=200, max_records=self.settings.batch_max_records
             )
-            # Records of newly assigned partitions come only after the rebalance
-            # that set the flag, so they always meet the caught-up state.
-            if self.catch_up_needed:
-                self.catch_up_needed = False
-                await self._catch_up_state()
-            if batches:
-                await self.handle_batch(batches)
+            self._idle.clear()
+            try:
+                # Records of newly assigned partitions come only after the rebalance
+                # that set the flag, so they always meet the caught-up state.
+                if self.catch_up_needed:
+                    self.catch_up_needed = False
+                    await self._catch_up_state()
+                if batches:
+                    await self.handle_batch(batches)
+            finally:
+                self._idle.set()
 
     @Service.task
     async def _publish_on_cadence(self) -> None:
@@ -264,8 +311,15 @@ class HubWorker(Service):
         now = datetime.now(UTC)
         records = [record for partition_records in batches.values() for record in partition_records]
         result = process_batch(records, self.routes, self.validator, self.stores, now)
-        await self._write_side_outputs(result)
-        assert self._consumer is not None
+        outputs = batch_outputs(
+            result.dead_letters,
+            result.warnings,
+            {family: store.take_changes() for family, store in self.stores.items()},
+            self.settings.max_message_bytes,
+            now,
+        )
+        assert self.delivery is not None and self._consumer is not None
+        await self.delivery.send(outputs)
         try:
             await self._consumer.commit(
                 {tp: part[-1].offset + 1 for tp, part in batches.items() if part}
@@ -274,94 +328,14 @@ class HubWorker(Service):
             # The partitions moved during the batch. Their new owner replays it and
             # finds its events in the changelog already: duplicates, same state.
             log.warning("offsets not committed, partitions were reassigned: %s", error)
+        for tp, part in batches.items():
+            counts = self.accounting.setdefault(tp, Counter())
+            counts["consumed"] += len(part)
+            counts["next_offset"] = part[-1].offset + 1
+        for (topic, partition), outcomes in result.by_partition.items():
+            self.accounting.setdefault(TopicPartition(topic, partition), Counter()).update(outcomes)
         self.metrics.record_batch(result, now, time.perf_counter() - started)
         return result
-
-    async def _write_side_outputs(self, result: BatchResult) -> None:
-        assert self._producer is not None
-        producer = self._producer
-        pending = [await self._dead_letter(producer, letter) for letter in result.dead_letters]
-        pending += [await self._feedback(producer, letter) for letter in result.dead_letters]
-        pending += [await self._warning(producer, warned) for warned in result.warnings]
-        for family, store in self.stores.items():
-            pending += await self._changelog(producer, family, store.take_changes())
-        if pending:
-            await asyncio.gather(*pending)
-
-    async def _changelog(
-        self, producer: AIOKafkaProducer, family: str, changed: list[State]
-    ) -> list[Any]:
-        """Send changed states in as few batches as fit; the futures of their acks."""
-        pending = []
-        topic = topics.state_topic(family)
-        batch = producer.create_batch()
-        for state in changed:
-            key, value = state.key.encode(), state.to_json()
-            if batch.append(key=key, value=value, timestamp=None) is None:
-                pending.append(await producer.send_batch(batch, topic, partition=0))
-                batch = producer.create_batch()
-                batch.append(key=key, value=value, timestamp=None)
-        if batch.record_count():
-            pending.append(await producer.send_batch(batch, topic, partition=0))
-        return pending
-
-    async def _dead_letter(self, producer: AIOKafkaProducer, letter: DeadLetter) -> Any:
-        record, rejection = letter.record, letter.rejection
-        headers = [
-            *(record.headers or ()),
-            ("hub.error.reason", rejection.reason.encode()),
-            ("hub.error.message", rejection.message.encode()),
-            ("hub.error.topic", record.topic.encode()),
-            ("hub.error.partition", str(record.partition).encode()),
-            ("hub.error.offset", str(record.offset).encode()),
-            ("hub.error.department", letter.department.encode()),
-        ]
-        return await producer.send(
-            topics.DEAD_LETTER, value=record.value, key=record.key, headers=headers
-        )
-
-    async def _feedback(self, producer: AIOKafkaProducer, letter: DeadLetter) -> Any:
-        rejection = letter.rejection
-        return await self._tell(
-            producer,
-            letter.department,
-            letter.record,
-            severity="error",
-            outcome="dead_lettered",
-            reason=rejection.reason,
-            message=rejection.message,
-            pointer=rejection.pointer,
-            event_id=rejection.event_id,
-        )
-
-    async def _warning(self, producer: AIOKafkaProducer, warned: Warned) -> Any:
-        return await self._tell(
-            producer,
-            warned.department,
-            warned.record,
-            severity="warning",
-            outcome="accepted",
-            reason=warned.code,
-            message=WARNING_MESSAGES[warned.code].format(entity=warned.event.entity_id),
-            pointer=WARNING_POINTERS[warned.code],
-            event_id=warned.event.id,
-        )
-
-    async def _tell(
-        self, producer: AIOKafkaProducer, department: str, record: Any, **about: Any
-    ) -> Any:
-        """One feedback record to the department about one of its input records."""
-        value = orjson.dumps(
-            {
-                "schema": FEEDBACK_SCHEMA,
-                **about,
-                "topic": record.topic,
-                "partition": record.partition,
-                "offset": record.offset,
-                "hub_time": datetime.now(UTC).isoformat(),
-            }
-        )
-        return await producer.send(topics.feedback_topic(department), value=value, key=record.key)
 
     async def publish_snapshot(self) -> dict[str, Any] | None:
         """Build, publish and remember the next capability snapshot, if this worker leads;
@@ -410,11 +384,9 @@ class HubWorker(Service):
         and so from every worker's store at its next catch-up. Outside the snapshot's
         transaction: the changelogs have no transactions, so nothing ever holds back
         their readers."""
-        assert self._producer is not None
+        assert self.delivery is not None
         topic = topics.state_topic("incident")
-        sent = [await self._producer.send(topic, key=i.key.encode(), value=None) for i in incidents]
-        if sent:
-            await asyncio.gather(*sent)
+        await self.delivery.send([OutRecord(topic, i.key.encode(), None) for i in incidents])
 
     def kpi(self, department: str, kind: str, start: datetime | None) -> dict[str, Any] | None:
         """A window's final result if it has closed, else its result so far (not final);

@@ -79,7 +79,7 @@ async def test_published_events_arrive_as_the_hub_accepts_them(
         assert headers["ce_id"] == f"it-{content_mode}".encode()
         assert headers["ce_type"] == b"fi.pelastus.unit-status.v1"
         assert headers["ce_source"] == SOURCE.encode()
-    validator = Validator(registry, settings.max_message_bytes, settings.max_clock_skew_seconds)
+    validator = Validator.from_settings(registry, settings)
     event = validator.validate(record, "pirkanmaa", UNIT_STATUS, datetime.now(UTC))
     assert isinstance(event, ValidEvent), event
     assert (event.source, event.id, event.entity_id) == (SOURCE, f"it-{content_mode}", "RPI483")

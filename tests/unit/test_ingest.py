@@ -3,13 +3,12 @@ import json
 import pytest
 
 from hub.families import INCIDENT, READINESS, UNIT_STATUS
-from hub.ingest import MAX_MESSAGE_CHARS, Rejection, Validator, ValidEvent
+from hub.ingest import MAX_MESSAGE_CHARS, Record, Rejection, Validator, ValidEvent
 from hub.reasons import Reason
 from hub.registry import Registry
 from tests.unit.helpers import (
     NOW,
     SCHEMAS,
-    Record,
     event,
     example_event,
     incident_record,
@@ -17,7 +16,7 @@ from tests.unit.helpers import (
     record,
 )
 
-VALIDATOR = Validator(Registry.load(SCHEMAS), 4096, 300)
+VALIDATOR = Validator(Registry.load(SCHEMAS), 4096, 300, max_header_bytes=1024, max_json_depth=8)
 
 
 def check(rec: Record, department: str = "pirkanmaa") -> ValidEvent | Rejection:
@@ -53,9 +52,29 @@ def without(document: dict, name: str) -> dict:
 BAD = {
     "null value": (record(None), Reason.VALUE_NULL, "null"),
     "too large": (record(event(station_id="S" * 5000)), Reason.VALUE_TOO_LARGE, "at most 4096"),
+    "large headers": (
+        Record("dept.pirkanmaa.unit-status", b"RPI487", b"{}", (("note", b"x" * 1021),)),
+        Reason.HEADERS_TOO_LARGE,
+        "1025 bytes; at most 1024",
+    ),
+    "many headers": (
+        Record("dept.pirkanmaa.unit-status", b"RPI487", b"{}", (("n", b"xy"),) * 400),
+        Reason.HEADERS_TOO_LARGE,
+        "1200 bytes",
+    ),
     "not utf-8": (record(b'{"a": "\xff"}'), Reason.VALUE_NOT_UTF8, "byte 7"),
     "not json": (record(b"{unit"), Reason.VALUE_NOT_JSON, "not JSON"),
     "json array": (record(b"[1, 2]"), Reason.VALUE_NOT_OBJECT, "JSON list"),
+    "deep": (
+        record(dict(event(), data={"a": [[[[[[[[1]]]]]]]]})),
+        Reason.VALUE_TOO_DEEP,
+        "more than 8 levels",
+    ),
+    "deeper than the parser goes": (
+        record(b"[" * 1100 + b"]" * 1100),
+        Reason.VALUE_TOO_DEEP,
+        "nests too deep",
+    ),
     "missing id": (record(without(event(), "id")), Reason.ENVELOPE_FIELD_MISSING, "'id'"),
     "missing time": (record(without(event(), "time")), Reason.ENVELOPE_FIELD_MISSING, "'time'"),
     "missing data": (record(without(event(), "data")), Reason.ENVELOPE_FIELD_MISSING, "'data'"),
@@ -243,6 +262,29 @@ def test_readiness_is_keyed_by_station() -> None:
         NOW,
     )
     assert isinstance(bad, Rejection) and bad.pointer == "/data/on_duty/officers"
+
+
+def test_as_deep_as_the_limit_is_no_reason() -> None:
+    result = check(record(dict(event(), data={"a": [[[[[[1]]]]]]})))
+    assert isinstance(result, Rejection) and result.reason is Reason.SCHEMA_INVALID
+
+
+def test_binary_mode_header_error_names_the_attribute_first() -> None:
+    headers = (("ce_specversion", b"1.0"), ("ce_source", b"\xff"))
+    result = check(Record("dept.pirkanmaa.unit-status", b"RPI487", b"{}", headers))
+    assert isinstance(result, Rejection) and result.reason is Reason.ENVELOPE_FIELD_INVALID
+    assert result.pointer == "/source"
+    assert result.message.startswith("/source: ")
+
+
+def test_every_message_starts_with_its_pointer() -> None:
+    """As the feedback schema says, for every reason that has a pointer into the event."""
+    results = [check(rec) for rec, _, _ in BAD.values()]
+    results += [check_incident(rec) for rec, _, _, _ in BAD_INCIDENT.values()]
+    pointed = [r for r in results if isinstance(r, Rejection) and r.pointer]
+    assert len(pointed) > 20
+    for rejection in pointed:
+        assert rejection.message.startswith(f"{rejection.pointer}: "), rejection
 
 
 def test_every_reason_is_covered() -> None:

@@ -9,11 +9,8 @@ from typing import Any, ClassVar
 import orjson
 import pytest
 from aiokafka.errors import (
-    KafkaConnectionError,
     KafkaTimeoutError,
-    MessageSizeTooLargeError,
     NotLeaderForPartitionError,
-    RequestTimedOutError,
     TopicAuthorizationFailedError,
     UnknownTopicOrPartitionError,
 )
@@ -22,14 +19,7 @@ import hub.publisher
 from hub.contracts.unit_status import UnitStatusV1
 from hub.families import FAMILIES, UNIT_STATUS
 from hub.ingest import Validator, ValidEvent
-from hub.publisher import (
-    InvalidEvent,
-    Publisher,
-    PublishError,
-    failure_reason,
-    is_retriable,
-    retry_delay,
-)
+from hub.publisher import InvalidEvent, Publisher, PublishError
 from hub.reasons import Reason
 from hub.registry import Registry
 from hub.settings import HubSettings
@@ -319,39 +309,6 @@ def test_a_model_instance_of_every_family_is_published_as_given(
     assert (topic, record_key) == (f"dept.pirkanmaa.{family}", key)
     sent = json.loads(value)["data"]
     assert set(sent) == set(data)
-
-
-def test_retry_delays_double_up_to_the_maximum() -> None:
-    assert [retry_delay(n, 0.5, 10.0) for n in range(1, 8)] == [0.5, 1, 2, 4, 8, 10, 10]
-    assert retry_delay(10_000, 0.5, 10.0) == 10.0  # a long outage does not overflow
-    assert retry_delay(3, 0.0, 10.0) == 0.0
-    with pytest.raises(ValueError, match="numbered from 1"):
-        retry_delay(0, 0.5, 10.0)
-
-
-@pytest.mark.parametrize(
-    ("error", "retriable"),
-    [
-        (KafkaTimeoutError(), True),  # not marked retriable by aiokafka, but an outage
-        (KafkaConnectionError("Unable to bootstrap"), True),
-        (UnknownTopicOrPartitionError(), True),
-        (NotLeaderForPartitionError(), True),
-        (RequestTimedOutError(), True),
-        (TopicAuthorizationFailedError(TOPIC), False),
-        (MessageSizeTooLargeError(), False),
-        (ConnectionError("not an aiokafka error"), False),
-    ],
-)
-def test_which_errors_are_retried(error: Exception, retriable: bool) -> None:
-    assert is_retriable(error) is retriable
-
-
-def test_failure_reasons_name_the_error_once() -> None:
-    assert failure_reason(KafkaTimeoutError()) == "KafkaTimeoutError"
-    assert (
-        failure_reason(UnknownTopicOrPartitionError()) == "[Error 3] UnknownTopicOrPartitionError"
-    )
-    assert failure_reason(ConnectionError("no broker")) == "ConnectionError: no broker"
 
 
 async def test_retriable_failures_are_sent_again_after_a_growing_backoff(

@@ -238,7 +238,7 @@ def test_final_states_are_the_latest_valid_data(mixed: list[Message]) -> None:
 
 def test_the_hub_sees_every_message_as_its_kind(mixed: list[Message]) -> None:
     settings = HubSettings()
-    validator = Validator(REGISTRY, settings.max_message_bytes, settings.max_clock_skew_seconds)
+    validator = Validator.from_settings(REGISTRY, settings)
     store = UnitStore()
     stores = {"unit-status": store, "incident": IncidentStore(), "readiness": ReadinessStore()}
     outcomes: Counter[str] = Counter()

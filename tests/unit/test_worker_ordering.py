@@ -12,6 +12,7 @@ from typing import Any
 from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError
 
+from hub.delivery import Delivery
 from hub.families import FAMILIES
 from hub.registry import Registry
 from hub.settings import HubSettings
@@ -71,13 +72,16 @@ class Consumer:
 
 def worker(log: list[str], commit_error: Exception | None = None) -> HubWorker:
     hub = HubWorker(HubSettings(), Registry.load(SCHEMAS))
-    hub._producer = Producer(log)  # type: ignore[assignment]
+    hub.delivery = Delivery(Producer(log))  # type: ignore[arg-type]
     hub._consumer = Consumer(log, commit_error)  # type: ignore[assignment]
     return hub
 
 
 def batches() -> dict[TopicPartition, list[Any]]:
-    good, bad = replace(record(event()), offset=41), replace(record(b"nope"), offset=42)
+    good, bad = (
+        replace(record(event()), partition=0, offset=41),
+        replace(record(b"nope"), partition=0, offset=42),
+    )
     tp = TopicPartition(good.topic, 0)
     return {tp: [good, bad]}
 

@@ -1,0 +1,72 @@
+"""Whether the broker answers, for /readyz.
+
+Probed on a timer with a metadata request: in an outage the worker's clients
+mostly wait (the idempotent producer and offset commits retry on their own)
+rather than fail, so their errors alone would tell too late, or never.
+"""
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from aiokafka import AIOKafkaClient
+from aiokafka.errors import KafkaError
+
+log = logging.getLogger(__name__)
+
+PROBE_TIMEOUT_SECONDS = 5.0
+
+
+class BrokerWatch:
+    def __init__(self, kafka_options: dict[str, Any]) -> None:
+        self.kafka_options = kafka_options
+        self.reachable = False
+        self.problem: str | None = "not probed yet"
+        self._since = time.monotonic()
+        self._client: AIOKafkaClient | None = None
+
+    @property
+    def for_seconds(self) -> float:
+        """How long the broker has been reachable, or not."""
+        return time.monotonic() - self._since
+
+    async def probe(self) -> bool:
+        try:
+            if self._client is None:
+                self._client = await self._bootstrapped()
+            metadata = await asyncio.wait_for(
+                self._client.fetch_all_metadata(), PROBE_TIMEOUT_SECONDS
+            )
+            if not metadata.brokers():
+                raise KafkaError("the cluster metadata lists no brokers")
+        except (KafkaError, OSError, TimeoutError) as error:
+            self.failed(error)
+            return False
+        if not self.reachable:
+            log.info("the broker answers again after %.1f s", self.for_seconds)
+            self.reachable, self.problem, self._since = True, None, time.monotonic()
+        return True
+
+    async def _bootstrapped(self) -> AIOKafkaClient:
+        client = AIOKafkaClient(
+            **self.kafka_options, request_timeout_ms=int(PROBE_TIMEOUT_SECONDS * 1000)
+        )
+        try:
+            await asyncio.wait_for(client.bootstrap(), PROBE_TIMEOUT_SECONDS)
+        except BaseException:
+            await client.close()
+            raise
+        return client
+
+    def failed(self, error: BaseException) -> None:
+        """Told by the probe, or by an operation that failed for want of the broker."""
+        if self.reachable:
+            log.warning("the broker does not answer: %r", error)
+            self.reachable, self._since = False, time.monotonic()
+        self.problem = f"broker unreachable: {error!r}"[:300]
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None

@@ -16,7 +16,7 @@ from tests.integration.test_worker import SCHEMAS, encode, produce, read_all
 
 pytestmark = pytest.mark.integration
 
-T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
+T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)  # fixed: nothing here moves with the clock
 SOURCE = "/pelastuslaitos/test/dispatch"
 PI_INCIDENT = "dept.pirkanmaa.incident"
 PI_READINESS = "dept.pirkanmaa.readiness"

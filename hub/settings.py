@@ -4,6 +4,7 @@ Every field can be set from the environment as PELASTUS_HUB_<FIELD> (upper case)
 e.g. PELASTUS_HUB_BOOTSTRAP_SERVERS=127.0.0.1:9092; the README lists them all.
 """
 
+import socket
 from pathlib import Path
 from typing import Literal
 
@@ -72,10 +73,25 @@ class HubSettings(BaseSettings):
             )
         return targets
 
+    worker_instance: str | None = Field(
+        None,
+        description="This worker's name, the same across its restarts (e.g. the pod's name); "
+        "default: the host name and the web port.",
+    )
+    transaction_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How long the broker keeps a killed worker's open transaction before "
+        "aborting it; other workers' reads of the changelogs wait that long at most.",
+    )
     web_host: str = Field("127.0.0.1", description="Address of the HTTP API and /metrics.")
     web_port: int = Field(6066, ge=0, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     schemas_dir: Path = REPO_ROOT / "schemas"
+
+    @property
+    def instance(self) -> str:
+        return self.worker_instance or f"{socket.gethostname()}-{self.web_port}"
 
     @property
     def max_record_bytes(self) -> int:

@@ -1,15 +1,14 @@
 """The hub worker: consume every family in batches, decide outcomes, write side outputs, commit.
 
 The loop is plain aiokafka `getmany`, not a Faust agent: per-event stream
-iteration costs more CPU than the validation itself (README, "Design"). The
-order within one batch is what makes the outcome at-least-once and idempotent:
+iteration costs more CPU than the validation itself (README, "Design"). Per batch:
 
 1. decide every record's outcome (hub.process, pure);
-2. produce dead letters, feedback and the changed states, and wait for acks;
-3. only then commit the batch's offsets.
+2. build the dead letters, feedback and changed states (hub.outputs, pure);
+3. produce them and commit the batch's offsets in one transaction (hub.checkpoint).
 
-A crash between 2 and 3 replays the batch: its events are then duplicates of
-what the changelog already holds, so the state comes out the same.
+A crash anywhere replays the batch from the last committed offsets, and what the
+crashed worker had produced for it is never read: each outcome is written once.
 """
 
 import asyncio
@@ -24,13 +23,12 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError
 from mode import Service
 
 from hub import topics
 from hub.aggregate import STATUS_CLASS, snapshot
 from hub.broker_watch import BrokerWatch
-from hub.delivery import Delivery
+from hub.checkpoint import Checkpoint
 from hub.incident_state import IncidentStore
 from hub.ingest import Validator
 from hub.kpi import KpiBook, Windows, result_key
@@ -100,8 +98,7 @@ class HubWorker(Service):
         # Set while no batch is being processed: a stopping worker waits for it.
         self._idle = asyncio.Event()
         self._idle.set()
-        self._producer: AIOKafkaProducer | None = None
-        self.delivery: Delivery | None = None
+        self.checkpoint = Checkpoint(self._batch_producer, settings.group_id, self.broker.failed)
         self._consumer: AIOKafkaConsumer | None = None
         self._reader: AIOKafkaConsumer | None = None
 
@@ -120,16 +117,7 @@ class HubWorker(Service):
         )
         if created:
             log.info("created %d topics", len(created))
-        self._producer = AIOKafkaProducer(
-            **options,
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=2,
-            # What the hub writes is kept within the message limit (hub.outputs).
-            max_request_size=self.settings.max_record_bytes,
-        )
-        await self._retrying("starting the producer", self._producer.start)
-        self.delivery = Delivery(self._producer, self.broker.failed)
+        await self.checkpoint.start()
         # A group-less reader for the compacted state topics and the snapshots; committed
         # records only, so that a fenced former leader's snapshot is never read.
         self._reader = AIOKafkaConsumer(
@@ -154,6 +142,7 @@ class HubWorker(Service):
             group_id=self.settings.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            isolation_level="read_committed",
             max_partition_fetch_bytes=self.settings.max_message_bytes * 2,
             fetch_max_bytes=max(52428800, self.settings.max_message_bytes * 4),
         )
@@ -170,10 +159,24 @@ class HubWorker(Service):
 
     async def on_shutdown(self) -> None:
         await self.leadership.stop()
-        for client in (self._consumer, self._reader, self._producer):
+        for client in (self._consumer, self._reader):
             if client is not None:
                 await client.stop()
+        await self.checkpoint.stop()
         await self.broker.close()
+
+    def _batch_producer(self) -> AIOKafkaProducer:
+        settings = self.settings
+        return AIOKafkaProducer(
+            **settings.kafka_options(),
+            # This worker's own: a restarted worker with the same id aborts at once what
+            # its former run left open, and fences that run should it still be alive.
+            transactional_id=f"{settings.group_id}-batches-{settings.instance}",
+            transaction_timeout_ms=int(settings.transaction_timeout_seconds * 1000),
+            linger_ms=2,
+            # What the hub writes is kept within the message limit (hub.outputs).
+            max_request_size=settings.max_record_bytes,
+        )
 
     async def crash(self, reason: BaseException) -> None:
         """Only what no retry mends gets here. The process must end, non-zero, so that an
@@ -255,7 +258,9 @@ class HubWorker(Service):
             return
         reader.seek(partition, first)
         while await reader.position(partition) < end:
-            batch = await reader.getmany(partition, timeout_ms=1000, max_records=10000)
+            # Short: a fetch that holds only a transaction marker moves the position but
+            # returns no record, and getmany would wait out its whole timeout for one.
+            batch = await reader.getmany(partition, timeout_ms=20, max_records=10000)
             for record in batch.get(partition, []):
                 # A position reset may rewind the reader; skip what was asked not to be read.
                 if first <= record.offset < end:
@@ -318,16 +323,8 @@ class HubWorker(Service):
             self.settings.max_message_bytes,
             now,
         )
-        assert self.delivery is not None and self._consumer is not None
-        await self.delivery.send(outputs)
-        try:
-            await self._consumer.commit(
-                {tp: part[-1].offset + 1 for tp, part in batches.items() if part}
-            )
-        except (CommitFailedError, IllegalStateError) as error:
-            # The partitions moved during the batch. Their new owner replays it and
-            # finds its events in the changelog already: duplicates, same state.
-            log.warning("offsets not committed, partitions were reassigned: %s", error)
+        offsets = {tp: part[-1].offset + 1 for tp, part in batches.items() if part}
+        await self.checkpoint.commit(outputs, offsets)
         for tp, part in batches.items():
             counts = self.accounting.setdefault(tp, Counter())
             counts["consumed"] += len(part)
@@ -381,12 +378,15 @@ class HubWorker(Service):
 
     async def _retire(self, incidents: list[Any]) -> None:
         """Delete incidents no KPI or snapshot needs from the changelog (a tombstone each),
-        and so from every worker's store at its next catch-up. Outside the snapshot's
-        transaction: the changelogs have no transactions, so nothing ever holds back
-        their readers."""
-        assert self.delivery is not None
+        and so from every worker's store at its next catch-up. With this worker's batch
+        producer, between its batches: the snapshot's producer writes only national topics."""
+        if not incidents:
+            return
         topic = topics.state_topic("incident")
-        await self.delivery.send([OutRecord(topic, i.key.encode(), None) for i in incidents])
+        async with self._state_lock:
+            await self.checkpoint.commit(
+                [OutRecord(topic, i.key.encode(), None) for i in incidents], {}
+            )
 
     def kpi(self, department: str, kind: str, start: datetime | None) -> dict[str, Any] | None:
         """A window's final result if it has closed, else its result so far (not final);
@@ -433,7 +433,10 @@ class _Assignment(ConsumerRebalanceListener):
         self.worker = worker
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        self.worker.assigned.difference_update(revoked)
+        # A batch in flight commits before the partitions go: their next owner reads on
+        # from its offsets, and its outputs are written once.
+        async with self.worker._state_lock:
+            self.worker.assigned.difference_update(revoked)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         self.worker.catch_up_needed = True

@@ -1,7 +1,7 @@
 """The worker's ordering duties, with stand-ins for the Kafka clients.
 
-These check the worker's own sequencing (acks before commit, snapshot
-numbering, a failed commit); what Kafka does is left to the integration tests.
+These check the worker's own sequencing (outputs and offsets in one transaction,
+snapshot numbering); what Kafka does is left to the integration tests.
 """
 
 import asyncio
@@ -10,70 +10,20 @@ from dataclasses import replace
 from typing import Any
 
 from aiokafka import TopicPartition
-from aiokafka.errors import CommitFailedError
 
-from hub.delivery import Delivery
+from hub.checkpoint import Checkpoint
 from hub.families import FAMILIES
 from hub.registry import Registry
 from hub.settings import HubSettings
 from hub.worker import HubWorker
 from tests.unit.helpers import SCHEMAS, event, record
+from tests.unit.test_checkpoint import Broker
 
 
-class Producer:
-    def __init__(self, log: list[str]) -> None:
-        self.log = log
-        self.sent: list[tuple[str, Any]] = []
-
-    async def send(self, topic: str, value: Any = None, key: Any = None, **_: Any) -> Any:
-        self.sent.append((topic, value))
-        return self._acked(topic)
-
-    def create_batch(self) -> "Batch":
-        return Batch()
-
-    async def send_batch(self, batch: "Batch", topic: str, partition: int) -> Any:
-        self.sent.extend((topic, value) for value in batch.values)
-        return self._acked(topic)
-
-    def _acked(self, topic: str) -> Any:
-        future = asyncio.get_running_loop().create_future()
-
-        def ack() -> None:
-            self.log.append(f"ack {topic}")
-            future.set_result(None)
-
-        asyncio.get_running_loop().call_soon(ack)
-        return future
-
-
-class Batch:
-    def __init__(self) -> None:
-        self.values: list[bytes] = []
-
-    def append(self, key: bytes, value: bytes, timestamp: None) -> object:
-        self.values.append(value)
-        return object()
-
-    def record_count(self) -> int:
-        return len(self.values)
-
-
-class Consumer:
-    def __init__(self, log: list[str], error: Exception | None = None) -> None:
-        self.log = log
-        self.error = error
-
-    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
-        self.log.append(f"commit {sorted(offsets.values())}")
-        if self.error:
-            raise self.error
-
-
-def worker(log: list[str], commit_error: Exception | None = None) -> HubWorker:
+def worker(broker: Broker) -> HubWorker:
     hub = HubWorker(HubSettings(), Registry.load(SCHEMAS))
-    hub.delivery = Delivery(Producer(log))  # type: ignore[arg-type]
-    hub._consumer = Consumer(log, commit_error)  # type: ignore[assignment]
+    hub.checkpoint = Checkpoint(broker.new_producer, "pelastus-hub")  # type: ignore[arg-type]
+    hub.checkpoint.producer = broker.new_producer()  # type: ignore[assignment]
     return hub
 
 
@@ -86,25 +36,25 @@ def batches() -> dict[TopicPartition, list[Any]]:
     return {tp: [good, bad]}
 
 
-async def test_offsets_are_committed_only_after_every_side_output_is_acknowledged() -> None:
-    log: list[str] = []
-    hub = worker(log)
+async def test_a_batch_commits_its_outputs_and_offsets_in_one_transaction() -> None:
+    broker = Broker()
+    hub = worker(broker)
     result = await hub.handle_batch(batches())
     assert result.consumed == 2
-    assert log[-1] == "commit [43]"  # the next offset to read
-    assert sorted(log[:-1]) == [
-        "ack feedback.pirkanmaa",
-        "ack hub.dead-letter",
-        "ack hub.state.unit-status",
+    assert broker.offsets == {TopicPartition("dept.pirkanmaa.unit-status", 0): 43}  # next to read
+    assert sorted({topic for topic, _, _ in broker.committed}) == [
+        "feedback.pirkanmaa",
+        "hub.dead-letter",
+        "hub.state.unit-status",
     ]
-
-
-async def test_a_failed_commit_does_not_stop_the_worker() -> None:
-    log: list[str] = []
-    hub = worker(log, CommitFailedError("rebalanced"))
-    result = await hub.handle_batch(batches())
-    assert result.consumed == 2
-    assert hub.unit_store.units  # the state stands; the new owner's replay finds duplicates
+    assert broker.log == [
+        "ack hub.dead-letter",
+        "ack feedback.pirkanmaa",
+        "ack hub.state.unit-status",
+        "commit",
+    ]
+    counts = hub.accounting[TopicPartition("dept.pirkanmaa.unit-status", 0)]
+    assert (counts["consumed"], counts["accepted"], counts["dead_lettered"]) == (2, 1, 1)
 
 
 class Leadership:
@@ -128,7 +78,7 @@ class Leadership:
 
 
 def publishing(leadership: Leadership) -> HubWorker:
-    hub = worker([])
+    hub = worker(Broker())
     hub.leadership = leadership  # type: ignore[assignment]
 
     async def caught_up() -> None:

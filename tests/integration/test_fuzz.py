@@ -1,24 +1,29 @@
 """Fuzzing one worker through the real broker: it never crashes or stalls, every record it
 consumes is accounted for, and every valid record is accepted.
 
-The records are drawn with hypothesis, derandomized: the same every run. Among valid
-events of all three families (structured and binary mode, odd Unicode where the contract
-allows any string, bounds, exactly-at-limit sizes) are structure-aware mutations of valid
-events (fields dropped, retyped, repeated, added; wrong types, times, types, departments,
-keys; nesting 17 to 2,000 levels deep; broken binary-mode headers; bytes truncated,
-re-encoded or garbled), random bytes and text, null and empty values, null and huge keys,
-values over the worker's message limit (a few of several MB), headers over its header
-limit, null header values, events sent to another department's or family's topic, and
-replays (duplicates) and older events (stale) of valid ones.
+At least 10,000 records a run, the same every run: hypothesis (derandomized) draws the
+values a careless or hostile producer sends, and a random.Random seeded by hypothesis and
+each record's serial number shapes the records around them. Among valid events of all three
+families (structured and binary mode, odd Unicode wherever the contract allows any string,
+bounds, values and headers exactly at the worker's limits) go structure-aware mutations of
+valid events (fields dropped, retyped, repeated, added; wrong types, times, types,
+departments, keys; nesting 17 to 2,000 levels deep; broken binary-mode headers; bytes
+truncated, re-encoded or garbled), random bytes and text, null and empty values, null and
+huge keys, values over the worker's message limit (three of several MB), headers over its
+header limit, null header values, events sent to another department's or family's topic,
+and replays (duplicates) and older events (stale) of valid ones.
 
-What each record must come to is decided without the hub: valid events are fresh (a new
-entity, or newer than the entity's last event, and a new event id), and whether a mutated
-record is valid is decided by the contract's JSON Schemas (the `jsonschema` library, with
-ECMA-262 patterns) plus the rules the README states beyond them.
+What each record must come to is decided without the hub's code: valid events are fresh
+(a new entity, or newer than the entity's last event; always a new event id), and whether
+a mutated record is valid is decided by the contract's JSON Schemas (the `jsonschema`
+library, with ECMA-262 patterns) and the rules the README states beyond them. The test then
+checks the worker's per-partition accounting (every offset consumed once, its outcome the
+one meant), and that the dead letters are exactly the invalid records, one each, with the
+reason meant where the order of the checks decides it.
 
-At least 10,000 records a run; PELASTUS_HUB_FUZZ_RECORDS sets another number for longer
-runs by hand, e.g. `PELASTUS_HUB_FUZZ_RECORDS=100000 .venv/bin/pytest
-tests/integration/test_fuzz.py -s`. `-s` shows the one-line summary.
+PELASTUS_HUB_FUZZ_RECORDS sets another number of records for longer runs by hand, e.g.
+`PELASTUS_HUB_FUZZ_RECORDS=100000 .venv/bin/pytest tests/integration/test_fuzz.py -s`;
+`-s` shows the one-line summary. KNOWN_HUB_BUGS lists the hub bugs found and not yet fixed.
 """
 
 import asyncio
@@ -43,7 +48,15 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError as SchemaError
 from jsonschema.validators import extend
 
+from hub.incident_state import IncidentStore
+from hub.ingest import Record, Validator
+from hub.kpi import KpiBook, Windows
+from hub.process import input_routes, process_batch
+from hub.readiness_state import ReadinessStore
 from hub.reasons import Reason
+from hub.registry import Registry
+from hub.settings import HubSettings
+from hub.state import UnitStore
 from tests.integration.hub_process import WorkerProcess
 from tests.integration.test_worker import read_all
 
@@ -67,10 +80,29 @@ FUTURE_FLOOR = datetime(2100, 1, 1, tzinfo=UTC)
 FUTURE = "2999-01-01T00:00:00Z"
 # Valid, in the past, and at the edges of what a date-time can say.
 EDGE_TIMES = (
+    "0001-01-01T00:00:00Z",
+    "0001-01-01T00:00:00+23:59",
+    "0001-01-02T12:00:00-23:59",
     "1900-01-01T00:00:00.000000001Z",
     "1970-01-01T00:00:00Z",
     "2000-02-29T23:59:59.999999999-12:00",
     "2024-02-29T12:00:00+14:00",
+)
+
+# Hub bugs this fuzz found, reported and not fixed yet. Until one is, the fuzz leaves its
+# trigger out and a strict xfail test at the end of this module reproduces it. Once it is
+# fixed, that test fails (XPASS): delete the entry here, and the test guards the fix and the
+# fuzz sends the trigger again.
+KNOWN_HUB_BUGS = frozenset(
+    {
+        # An incident event on 1 January of year 1 (a valid, past date-time): the KPI
+        # windows overflow, hub.kpi.Windows.of raises OverflowError, the worker crashes.
+        "incident_in_year_one",
+        # Structured mode: NaN, Infinity or a number beyond a double under a name that
+        # comes again later in the object; the hub's first parse (pydantic) reads them
+        # and accepts the event, which is no JSON (the same in binary mode: value_not_json).
+        "no_json_under_repeated_name",
+    }
 )
 
 # ---------------------------------------------------------------- the contract, from schemas/
@@ -118,7 +150,6 @@ DATA_SCHEMAS = {
 ENVELOPE_DOC = _load(SCHEMAS / "envelope" / "v1.json")
 ENVELOPE = _reference(ENVELOPE_DOC)
 ENVELOPE_ATTRIBUTES = tuple(ENVELOPE_DOC["properties"])
-REQUIRED_ATTRIBUTES = tuple(ENVELOPE_DOC["required"])
 # fi.pelastus.<family>.v<major> (README, "The contract")
 TYPE = re.compile(r"^fi\.pelastus\.(?P<family>[a-z]+(?:-[a-z]+)*)\.v(?P<major>[1-9][0-9]*)$")
 
@@ -141,20 +172,6 @@ RISK_CLASSES = _enum("incident", "risk_class")
 MODES = ENVELOPE_DOC["properties"]["mode"]["enum"]
 
 # ------------------------------------------------------------------ the reference verdict
-
-# The checks on the record as bytes come in the order the README and hub.reasons give;
-# for these the dead letter's reason must be the one named here.
-FORMAT_REASONS = frozenset(
-    {
-        Reason.VALUE_NULL,
-        Reason.VALUE_TOO_LARGE,
-        Reason.HEADERS_TOO_LARGE,
-        Reason.VALUE_NOT_UTF8,
-        Reason.VALUE_NOT_JSON,
-        Reason.VALUE_TOO_DEEP,
-        Reason.VALUE_NOT_OBJECT,
-    }
-)
 
 
 def header_bytes(headers: Any) -> int:
@@ -243,8 +260,9 @@ def _json_object(raw: bytes) -> dict[str, Any] | frozenset[str]:
 def reference_verdict(
     topic: str, key: bytes | None, value: bytes | None, headers: Any
 ) -> frozenset[str]:
-    """Empty if the record is valid on its topic; else the reasons that may be given, or
-    {"any"} where the contract's order of checks does not single one out."""
+    """Empty if the record is valid on its topic; else the reasons the dead letter may
+    give, or {"any"} where the order of the checks (README, "Outcomes and reason codes")
+    does not single one out: the envelope's and the schema's."""
     _, department, family = topic.split(".")
     if value is None:
         return frozenset({Reason.VALUE_NULL})
@@ -270,7 +288,9 @@ def reference_verdict(
     return _event_verdict(event, department, family, key)
 
 
-def _event_verdict(event: dict[str, Any], department: str, family: str, key: bytes | None):
+def _event_verdict(
+    event: dict[str, Any], department: str, family: str, key: bytes | None
+) -> frozenset[str]:
     if not ENVELOPE.is_valid(event):
         return frozenset({"any"})
     found = TYPE.match(event["type"])
@@ -293,6 +313,29 @@ def _event_verdict(event: dict[str, Any], department: str, family: str, key: byt
         return frozenset({Reason.EVENT_TIME_IN_FUTURE})
     assert when <= LAST_PAST, f"{when}: neither clearly past nor clearly future"
     return frozenset()
+
+
+def _unless_known_bug(family: str, time: Any) -> Any:
+    """The time, or one that is no trigger of a known hub bug."""
+    year_one = isinstance(time, str) and time.startswith("0001-01-01")
+    if year_one and family == "incident" and "incident_in_year_one" in KNOWN_HUB_BUGS:
+        return "0001-01-02T12:00:00-23:59"
+    return time
+
+
+def _valid_read_leniently(topic: str, key: bytes | None, value: bytes, headers: Any) -> bool:
+    """Whether a structured-mode value that is no JSON would be a valid event if NaN,
+    Infinity and numbers beyond a double were read as numbers (KNOWN_HUB_BUGS)."""
+    if "ce_specversion" in dict(headers):
+        return False
+    try:
+        event = json.loads(value.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return False
+    if not isinstance(event, dict) or _has_surrogate(event) or _depth(event) > MAX_JSON_DEPTH:
+        return False
+    _, department, family = topic.split(".")
+    return not _event_verdict(event, department, family, key)
 
 
 # ------------------------------------------------------------------------------ encoding
@@ -335,12 +378,12 @@ def nested(depth: int, leaf: str = "1", kind: str = "list") -> Raw:
     return Raw('{"a":' * depth + leaf + "}" * depth)
 
 
-# ---------------------------------------------------------------------------- strategies
-
 # ------------------------------------------------------------------------------ values
-# hypothesis draws the values a careless or hostile producer sends. Each record's structure
-# (its kind, family, department, which field to spoil and how) comes from a random.Random
-# seeded by one hypothesis draw: a record costs a few draws, not dozens.
+# hypothesis draws the values a careless or hostile producer sends: each example a pool of
+# them and a seed. Each record's structure (its kind, family, department, which field to
+# spoil and how) comes from a random.Random of that seed and the record's serial number, and
+# takes its values from the pool: a record costs no draws of its own, and records differ
+# even where hypothesis repeats an example.
 
 ODD = [
     "\u200f",  # right-to-left mark
@@ -563,6 +606,7 @@ class Corpus:
         self.records: list[Fuzzed] = []
         self.entities: list[Entity] = []
         self.incidents: dict[str, list[str]] = {}
+        self.left_out = 0  # mutants that would trigger a known hub bug
 
     def begin_example(self, data: Any) -> None:
         """A new hypothesis example: a seed, and a pool of values its records take from.
@@ -608,10 +652,10 @@ class Corpus:
         offset = local.strftime("%z")
         return f"{text}{offset[:3]}:{offset[3:]}"
 
-    def event_time(self, edge_share: float = 0.03) -> str:
+    def event_time(self, family: str, edge_share: float = 0.03) -> str:
         """Now on this corpus's clock; a few at the edges of the calendar."""
         if self.chance(edge_share):
-            return self.rng.choice(EDGE_TIMES)
+            return _unless_known_bug(family, self.rng.choice(EDGE_TIMES))
         return self.stamp(self.clock())
 
     def pattern(self, first: str, rest: str, longest: int, shortest: int = 0) -> str:
@@ -664,7 +708,7 @@ class Corpus:
             incident_id = f"FI-{serial}-{self.pattern(ALNUM, ALNUM + '_.:-', 16)}"
             fields = {"department": department, "incident_id": incident_id, "event": "opened"}
             fields.update(self.opening())
-        fields[TIME_FIELD[family]] = self.event_time()
+        fields[TIME_FIELD[family]] = self.event_time(family)
         return fields
 
     def opening(self) -> dict[str, Any]:
@@ -694,7 +738,7 @@ class Corpus:
             fields.update(self.opening())
         elif kind in ("unit_dispatched", "unit_on_scene"):
             fields["unit_id"] = self.pattern(string.ascii_uppercase, UPPER_DIGITS, 15, shortest=2)
-        fields["occurred_at"] = self.event_time(edge_share=0.01)
+        fields["occurred_at"] = self.event_time("incident", edge_share=0.01)
         return fields
 
     def envelope(self, family: str, binary: bool) -> dict[str, Any]:
@@ -855,8 +899,17 @@ class Corpus:
         if self.chance(0.15):
             value = self.rng.choice(BYTE_MUTATIONS)(self, value)
         verdict = reference_verdict(event.topic, event.key, value, headers)
+        if verdict == {Reason.VALUE_NOT_JSON} and self.known_bug(event, value, headers):
+            self.left_out += 1  # sent once the bug is fixed
+            return
         outcome = "dead_lettered" if verdict else "accepted"
         self.add_record(Fuzzed(event.topic, event.key, value, tuple(headers), "mutant", outcome))
+
+    def known_bug(self, event: Event, value: bytes, headers: Any) -> bool:
+        """Whether a value that is no JSON is the trigger of a known hub bug."""
+        return "no_json_under_repeated_name" in KNOWN_HUB_BUGS and _valid_read_leniently(
+            event.topic, event.key, value, headers
+        )
 
     def spoilt(self, event: Event, kind: str, reason: Reason) -> None:
         self.add(event, kind, "dead_lettered", frozenset({reason}))
@@ -988,7 +1041,7 @@ class Corpus:
     def kind_too_large(self) -> None:
         self.add_too_large(self.rng.randint(MAX_MESSAGE_BYTES + 1, 5 * MAX_MESSAGE_BYTES))
 
-    def add_too_large(self, size: int) -> None:
+    def add_too_large(self, size: int, kind: str = "too_large") -> None:
         event = self.valid_event()
         value, headers = event.encoded()
         filler = self.rng.choice([b" ", b"\xff", b"x"]) * (size - len(value))
@@ -999,7 +1052,7 @@ class Corpus:
                 event.key,
                 value,
                 tuple(headers),
-                "too_large",
+                kind,
                 "dead_lettered",
                 frozenset({Reason.VALUE_TOO_LARGE}),
             )
@@ -1067,7 +1120,7 @@ class Corpus:
             else:
                 self.spoilt(event, kind, Reason.HEADERS_TOO_LARGE)
         for size in HUGE_VALUES:
-            self.add_too_large(size)
+            self.add_too_large(size, "several_mb")
 
 
 # ---------------------------------------------------------------------------- mutations
@@ -1156,7 +1209,7 @@ def repeat_field(corpus: Corpus, event: Event) -> None:
 
 
 def odd_time(corpus: Corpus, event: Event) -> None:
-    value = corpus.rng.choice(ODD_TIMES)
+    value = _unless_known_bug(event.family, corpus.rng.choice(ODD_TIMES))
     if corpus.chance(0.3) or not isinstance(event.data, dict):
         _set(event.attributes, "time", value)
     else:
@@ -1223,7 +1276,7 @@ def odd_headers(corpus: Corpus, event: Event) -> None:
 
 
 MUTATIONS = [
-    *[drop, drop, retype, retype, add_field, add_field, odd_string, odd_number, odd_time],
+    *[drop, drop, retype, retype, add_field, repeat_field, odd_string, odd_number, odd_time],
     *[odd_type, odd_specversion, odd_mode, odd_department, odd_entity, odd_nesting, odd_data],
     *[odd_headers, odd_headers],
 ]
@@ -1276,7 +1329,7 @@ def _derandomized(examples: int) -> Any:
     )
 
 
-def generate(count: int) -> list[Fuzzed]:
+def generate(count: int) -> Corpus:
     """At least `count` records, the same every run (derandomized hypothesis).
 
     Each hypothesis example draws a seed and a pool of values for a run of records that
@@ -1291,17 +1344,20 @@ def generate(count: int) -> list[Fuzzed]:
         corpus.begin_example(data)
         corpus.add_boundaries()
 
-    @_derandomized(examples=count // RECORDS_PER_EXAMPLE + 1)
-    @given(st.data())
-    def draw_some(data: st.DataObject) -> None:
-        corpus.begin_example(data)
-        for _ in range(RECORDS_PER_EXAMPLE):
-            corpus.draw_record()
+    def draw_some(examples: int) -> None:
+        @_derandomized(examples)
+        @given(st.data())
+        def draw(data: st.DataObject) -> None:
+            corpus.begin_example(data)
+            for _ in range(RECORDS_PER_EXAMPLE):
+                corpus.draw_record()
+
+        draw()
 
     draw_boundaries()
     while len(corpus.records) < count:
-        draw_some()
-    return corpus.records
+        draw_some((count - len(corpus.records)) // RECORDS_PER_EXAMPLE + 1)
+    return corpus
 
 
 # ------------------------------------------------------------------------------ the test
@@ -1315,7 +1371,7 @@ TIMEOUT_SECONDS = 900.0
 
 
 @pytest.fixture(scope="module")
-def records() -> list[Fuzzed]:
+def corpus() -> Corpus:
     return generate(RECORDS)
 
 
@@ -1420,9 +1476,10 @@ def describe(record: Fuzzed) -> str:
 
 
 async def test_fuzzed_records_are_all_accounted_for_and_every_valid_one_accepted(
-    broker, fuzz_worker, records
+    broker, fuzz_worker, corpus
 ):
     began = time.monotonic()
+    records = corpus.records
     placed = await produce_all(broker, records)
     inputs = {(r.topic, *place): r for r, place in zip(records, placed, strict=True)}
     assert len(inputs) == len(records)
@@ -1485,11 +1542,14 @@ async def test_fuzzed_records_are_all_accounted_for_and_every_valid_one_accepted
 
     kinds = Counter(r.kind for r in records)
     outcomes = Counter(r.outcome for r in records)
-    largest = max(r.size for r in records)
+    still_valid = sum(r.kind == "mutant" and r.outcome == "accepted" for r in records)
     print(
-        f"\nfuzz: {len(records)} records in {time.monotonic() - began:.0f} s; kinds "
-        f"{dict(kinds.most_common())}; meant {dict(outcomes)}; largest {largest} bytes; "
-        f"dead letters {len(letters)} by reason {dict(reasons.most_common())}"
+        f"\nfuzz: {len(records)} records sent and accounted for in "
+        f"{time.monotonic() - began:.0f} s; by kind {dict(kinds.most_common())}; meant "
+        f"{dict(outcomes)} (accepted: {outcomes['accepted'] - still_valid} valid as made, "
+        f"{still_valid} mutants still valid); largest {max(r.size for r in records)} bytes; "
+        f"{len(letters)} dead letters by reason {dict(reasons.most_common())}; "
+        f"{corpus.left_out} mutants left out as known hub bugs' triggers"
     )
 
     assert not wrong, f"{len(wrong)} records decided otherwise than meant:\n" + "\n".join(
@@ -1515,3 +1575,85 @@ async def test_fuzzed_records_are_all_accounted_for_and_every_valid_one_accepted
     accepted = sum(row["accepted"] for row in by_partition.values())
     assert accepted == outcomes["accepted"]
     assert fuzz_worker.process.poll() is None
+
+
+# ---------------------------------------------------------------- known hub bugs, reproduced
+
+
+def decide(topic: str, key: bytes, value: bytes, headers: Any = ()) -> str:
+    """The outcome the hub's own code gives one record, validated and applied as the worker
+    does (hub.process.process_batch, with the worker's KPI book telling late incidents)."""
+    settings = HubSettings(
+        max_message_bytes=MAX_MESSAGE_BYTES,
+        max_header_bytes=MAX_HEADER_BYTES,
+        max_json_depth=MAX_JSON_DEPTH,
+    )
+    registry = Registry.load(SCHEMAS)
+    kpis = KpiBook(
+        Windows(settings.kpi_time_zone),
+        settings.kpi_grace_seconds,
+        dict(settings.kpi_target_seconds),
+    )
+    stores: dict[str, Any] = {
+        "unit-status": UnitStore(),
+        "incident": IncidentStore(is_late=kpis.is_late),
+        "readiness": ReadinessStore(),
+    }
+    record = Record(topic, key, value, headers, partition=0, offset=0)
+    result = process_batch(
+        [record],
+        input_routes(registry),
+        Validator.from_settings(registry, settings),
+        stores,
+        datetime.now(UTC),
+    )
+    if result.dead_letters:
+        return result.dead_letters[0].rejection.reason.value
+    [(_, _, outcome)] = result.outcomes
+    return outcome.value
+
+
+@pytest.mark.xfail(
+    "incident_in_year_one" in KNOWN_HUB_BUGS,
+    reason="hub bug: hub.kpi.Windows.of overflows on 0001-01-01 and the worker crashes",
+    raises=OverflowError,
+    strict=True,
+)
+def test_an_incident_on_the_first_day_of_year_one_is_accepted():
+    data = {
+        "department": "pirkanmaa",
+        "incident_id": "PI-0001-000001",
+        "event": "opened",
+        "incident_type": "building_fire",
+        "urgency": "A",
+        "municipality_code": "837",
+        "occurred_at": "0001-01-01T00:00:00Z",
+    }
+    event = {
+        "specversion": "1.0",
+        "id": "year-one",
+        "source": "/pelastuslaitos/pirkanmaa/resource-system",
+        "type": "fi.pelastus.incident.v1",
+        "time": "2026-06-01T00:00:00Z",
+        "data": data,
+    }
+    value = json.dumps(event).encode()
+    assert not reference_verdict("dept.pirkanmaa.incident", b"PI-0001-000001", value, ())
+    assert decide("dept.pirkanmaa.incident", b"PI-0001-000001", value) == "accepted"
+
+
+@pytest.mark.xfail(
+    "no_json_under_repeated_name" in KNOWN_HUB_BUGS,
+    reason="hub bug: NaN under a name repeated later is accepted in structured mode",
+    raises=AssertionError,
+    strict=True,
+)
+def test_nan_under_a_repeated_name_is_no_json():
+    example = (SCHEMAS / "envelope" / "examples" / "unit-status-structured.json").read_text()
+    event = json.loads(example)
+    text = json.dumps(event, separators=(",", ":"))
+    value = text.replace('"crew":4', '"crew":NaN,"crew":4').encode()
+    assert b"NaN" in value
+    topic, key = f"dept.{event['data']['department']}.unit-status", b"RPI487"
+    assert reference_verdict(topic, key, value, ()) == {Reason.VALUE_NOT_JSON}
+    assert decide(topic, key, value) == Reason.VALUE_NOT_JSON

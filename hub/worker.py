@@ -81,6 +81,9 @@ class HubWorker(Service):
         # Set by the rebalance listener: the consume loop reads the changelogs' news
         # before its next batch.
         self.catch_up_needed = False
+        # Counts the rebalances: a batch fetched before one is dropped, not processed, since
+        # the partitions' positions went back to their committed offsets.
+        self.rebalances = 0
         self._state_positions = dict.fromkeys(self.stores, 0)
         self._kpi_position = 0
         # The reader is one consumer: its reads (changelogs, KPIs, snapshots) take turns.
@@ -274,6 +277,7 @@ class HubWorker(Service):
             batches = await consumer.getmany(
                 timeout_ms=200, max_records=self.settings.batch_max_records
             )
+            fetched_in = self.rebalances
             self._idle.clear()
             try:
                 # Records of newly assigned partitions come only after the rebalance
@@ -281,8 +285,9 @@ class HubWorker(Service):
                 if self.catch_up_needed:
                     self.catch_up_needed = False
                     await self._catch_up_state()
+                    await self._never_go_back()
                 if batches:
-                    await self.handle_batch(batches)
+                    await self.handle_batch(batches, fetched_in)
             finally:
                 self._idle.set()
 
@@ -307,8 +312,31 @@ class HubWorker(Service):
             self.latest_snapshot = latest
             self.sequence = latest["sequence"]
 
-    async def handle_batch(self, batches: dict[TopicPartition, list[Any]]) -> BatchResult:
+    async def _never_go_back(self) -> None:
+        """After a rebalance, resume no partition before what this worker itself committed.
+        Its committed offsets become readable only once the broker has written the
+        transaction's markers, a moment after the commit; a partition assigned back in that
+        moment reads an older offset, and would have its batch processed twice."""
+        consumer = self._consumer
+        assert consumer is not None
+        for tp in consumer.assignment():
+            done = self.accounting.get(tp, {}).get("next_offset")
+            if done is not None and (position := await consumer.position(tp)) < done:
+                log.warning(
+                    "%s resumed at %d, before %d committed here: moved on", tp, position, done
+                )
+                consumer.seek(tp, done)
+
+    async def handle_batch(
+        self, batches: dict[TopicPartition, list[Any]], fetched_in: int | None = None
+    ) -> BatchResult | None:
+        """Process a fetched batch; None if a rebalance came between its fetch and now: its
+        partitions may be another worker's now, or be read again from their committed
+        offsets here, so processing it would write its outcomes twice."""
         async with self._state_lock:
+            if fetched_in is not None and fetched_in != self.rebalances:
+                log.info("a batch fetched before a rebalance is dropped: it is read again")
+                return None
             return await self._handle_batch(batches)
 
     async def _handle_batch(self, batches: dict[TopicPartition, list[Any]]) -> BatchResult:
@@ -436,8 +464,10 @@ class _Assignment(ConsumerRebalanceListener):
         # A batch in flight commits before the partitions go: their next owner reads on
         # from its offsets, and its outputs are written once.
         async with self.worker._state_lock:
+            self.worker.rebalances += 1
             self.worker.assigned.difference_update(revoked)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
+        self.worker.rebalances += 1
         self.worker.catch_up_needed = True
         self.worker.assigned.update(assigned)

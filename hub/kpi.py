@@ -22,7 +22,7 @@ and later events do not change it.
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -47,13 +47,23 @@ class Window:
         return f"{self.kind}/{self.start.isoformat()}"
 
 
+CALENDAR_START = datetime.min.replace(tzinfo=UTC)
+CALENDAR_END = datetime.max.replace(tzinfo=UTC)
+CALENDAR_EDGE = timedelta(days=2)
+
+
 class Windows:
     """Which windows an alarm time falls in."""
 
     def __init__(self, zone: str) -> None:
         self.zone = ZoneInfo(zone)
 
-    def of(self, alarm: datetime) -> tuple[Window, Window]:
+    def of(self, alarm: datetime) -> tuple[Window, ...]:
+        """The hour and the day that hold the alarm; none for an alarm within two days of
+        the ends of the calendar (years 1 and 9999), whose day cannot be named: such an
+        incident is valid, but counts in no KPI."""
+        if not CALENDAR_START + CALENDAR_EDGE <= alarm <= CALENDAR_END - CALENDAR_EDGE:
+            return ()
         utc = alarm.astimezone(ZoneInfo("UTC"))
         hour = utc.replace(minute=0, second=0, microsecond=0)
         local = alarm.astimezone(self.zone).date()
@@ -67,7 +77,10 @@ class Windows:
 
     def named(self, kind: str, start: datetime) -> Window:
         """The window of this kind that holds start (a window key's start names its own)."""
-        hour, day = self.of(start)
+        windows = self.of(start)
+        if not windows:
+            raise ValueError(f"no {kind} window can be named for {start.isoformat()}")
+        hour, day = windows
         return hour if kind == "hour" else day
 
 

@@ -121,7 +121,10 @@ def _add_kpi_route(app: faust.App, worker: HubWorker, registry: Registry) -> Non
                     f"start={query['start']!r}: give an ISO 8601 time with a UTC offset",
                     400,
                 )
-        document = worker.kpi(department, kind, start)
+        try:
+            document = worker.kpi(department, kind, start)
+        except ValueError as error:  # a start at the very ends of the calendar
+            return _error(web, "bad_start", str(error), 400)
         if document is None:
             return _error(web, "no_kpi_yet", f"no incident of {department} in any {kind} yet", 404)
         return web.json(document)

@@ -264,6 +264,21 @@ def test_readiness_is_keyed_by_station() -> None:
     assert isinstance(bad, Rejection) and bad.pointer == "/data/on_duty/officers"
 
 
+def test_no_json_number_is_read_even_under_a_name_given_again() -> None:
+    text = json.dumps(event(), separators=(",", ":"))
+    for token in ("NaN", "Infinity", "-Infinity"):
+        value = text.replace('"crew":4', f'"crew":{token},"crew":4').encode()
+        result = check(record(value))
+        assert isinstance(result, Rejection) and result.reason is Reason.VALUE_NOT_JSON, token
+    named = json.dumps(event(station_id="NaN-station"), separators=(",", ":")).encode()
+    assert isinstance(check(record(named)), ValidEvent)  # the letters in a string are fine
+
+
+def test_a_deep_array_is_too_deep_before_it_is_no_object() -> None:
+    result = check(record(b"[" * 20 + b"]" * 20))
+    assert isinstance(result, Rejection) and result.reason is Reason.VALUE_TOO_DEEP
+
+
 def test_as_deep_as_the_limit_is_no_reason() -> None:
     result = check(record(dict(event(), data={"a": [[[[[[1]]]]]]})))
     assert isinstance(result, Rejection) and result.reason is Reason.SCHEMA_INVALID

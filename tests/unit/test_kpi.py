@@ -200,3 +200,12 @@ def test_a_window_that_closed_empty_stays_closed() -> None:
     assert book.is_late("pirkanmaa", T0)
     very_late = incident("i1", alarm=T0)  # an alarm of 07:10, three hours on
     assert book.due([later, very_late], ["pirkanmaa"], T0) == []  # no result, ever
+
+
+def test_alarms_at_the_ends_of_the_calendar_have_no_windows() -> None:
+    windows = Windows("Europe/Helsinki")
+    for alarm in (datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, tzinfo=UTC)):
+        assert windows.of(alarm) == ()
+        with pytest.raises(ValueError, match="no hour window"):
+            windows.named("hour", alarm)
+    assert len(windows.of(datetime(1, 1, 3, tzinfo=UTC))) == 2

@@ -467,9 +467,10 @@ async def test_a_failed_delivery_is_sent_again(producer: type[FakeProducer]) -> 
     lines: list[str] = []
     await run(1e6, None, 100, lines, retry_backoff=0)
     (fake,) = producer.instances
-    # Newer messages had gone out before the failure was known: it follows them.
-    assert len(fake.calls) == 101 and fake.calls[100] == fake.calls[5]
-    assert delivered(fake) == fake.calls[:5] + fake.calls[6:]
+    # Sent once more, after the failure was known: when that was depends on how the
+    # sending went in bursts, so only what was delivered, once each, is certain.
+    assert len(fake.calls) == 101 and fake.calls.count(fake.calls[5]) == 2
+    assert Counter(delivered(fake)) == Counter(fake.calls[:5] + fake.calls[6:])
     assert "could not be sent" not in lines[-1]
 
 

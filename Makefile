@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test lint bench kafka-start kafka-stop kafka-status clean
+.PHONY: help run test lint bench soak kafka-start kafka-stop kafka-status clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -34,6 +34,11 @@ lint: $(STAMP) ## ruff lint and format check, and the schema compatibility check
 
 bench: $(STAMP) ## throughput and latency against reference pipelines (ARGS="--messages 200000")
 	$(BIN)/pelastus-hub bench $(ARGS)
+
+SOAK_SECONDS ?= 600
+SOAK_EVERY ?= 30
+soak: $(STAMP) ## the demo's traffic for SOAK_SECONDS (600): worker memory, lag, outcomes every SOAK_EVERY (30) s
+	$(BIN)/pelastus-hub run --duration $(SOAK_SECONDS) --status-every $(SOAK_EVERY) $(ARGS)
 
 kafka-start: $(STAMP) ## start a local Kafka broker in the background
 	$(BIN)/pelastus-hub kafka start

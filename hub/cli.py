@@ -31,6 +31,12 @@ def main(argv: list[str] | None = None) -> int:
         "run", help="the demo: local Kafka, a worker and simulated traffic, until Ctrl-C"
     )
     _simulation_options(run, default_rate=200.0)
+    run.add_argument(
+        "--status-every",
+        type=float,
+        default=10.0,
+        help="seconds between status lines: snapshot, outcomes, worker memory, lag and state",
+    )
 
     bench = commands.add_parser("bench", help="throughput and latency against reference pipelines")
     bench.add_argument("--messages", type=int, default=200_000, help="messages per pipeline")

@@ -18,11 +18,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from hub.localkafka import LocalKafka, LocalKafkaError
 from hub.settings import REPO_ROOT, HubSettings
 
 READY_TIMEOUT_SECONDS = 120.0
-STATUS_EVERY_SECONDS = 10.0
 # Both children end within seconds of SIGTERM; the simulator waits at most 15 s for the
 # broker to take its last messages (hub.simulate.STOP_FLUSH_SECONDS).
 STOP_TIMEOUT_SECONDS = 30.0
@@ -48,8 +49,9 @@ def wait_ready(base_url: str, worker: subprocess.Popen[bytes], timeout: float) -
     raise RuntimeError(f"the worker was not ready within {timeout:.0f} s")
 
 
-def status_line(base_url: str) -> str:
-    """What the hub publishes now, as an operator would read it off the API."""
+def status_line(base_url: str, worker_pid: int | None = None) -> str:
+    """What the hub publishes now, as an operator would read it off the API; with the
+    worker's pid, also its memory, lag and state (the soak's figures)."""
     try:
         with urllib.request.urlopen(f"{base_url}/api/v1/capability", timeout=2) as response:
             snapshot = json.load(response)
@@ -58,10 +60,16 @@ def status_line(base_url: str) -> str:
     except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
         return f"no snapshot yet ({error})"
     outcomes: dict[str, float] = {}
-    for line in metrics:
-        if line.startswith("pelastus_hub_records_total{"):
-            outcome = line.split('outcome="', 1)[1].split('"', 1)[0]
-            outcomes[outcome] = outcomes.get(outcome, 0) + float(line.rsplit(" ", 1)[1])
+    lags, held = [0.0], {}
+    for family in text_string_to_metric_families("\n".join(metrics)):
+        for sample in family.samples:
+            if sample.name == "pelastus_hub_records_total":
+                outcome = sample.labels["outcome"]
+                outcomes[outcome] = outcomes.get(outcome, 0) + sample.value
+            elif sample.name == "pelastus_hub_event_lag_seconds":
+                lags.append(sample.value)
+            elif sample.name == "pelastus_hub_state_entities":
+                held[sample.labels["family"]] = sample.value
     national = snapshot["national"]
     reporting = sum(1 for view in snapshot["departments"].values() if view["units"])
     counted = ", ".join(f"{name} {count:.0f}" for name, count in sorted(outcomes.items()))
@@ -73,7 +81,23 @@ def status_line(base_url: str) -> str:
         f"{ready['firefighters'] + ready['officers'] + ready['ems']} on duty and "
         f"{ready['volunteers_available']} volunteers at {ready['stations']} stations; "
         f"records: {counted}"
+        + (
+            ""
+            if worker_pid is None
+            else f"; worker RSS {resident_mib(worker_pid):.0f} MiB, event lag {max(lags):.1f} s, "
+            f"state {', '.join(f'{n:.0f} {f}' for f, n in sorted(held.items()))}"
+        )
     )
+
+
+def resident_mib(pid: int) -> float:
+    """A process's resident memory (Linux), in MiB; 0 where /proc cannot tell."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    kib = next((line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    return int(kib) / 1024
 
 
 def _default_signals() -> None:
@@ -174,16 +198,24 @@ def run_demo(args: argparse.Namespace) -> int:
             )
         )
         deadline = None if args.duration is None else time.monotonic() + args.duration
-        next_status = time.monotonic() + STATUS_EVERY_SECONDS
+        every = args.status_every
+        first_rss = None
+        next_status = time.monotonic() + every
         while deadline is None or time.monotonic() < deadline:
             if worker.poll() is not None:
                 _say(f"the worker exited with code {worker.returncode}; see {worker_log}")
                 return 1
             if time.monotonic() >= next_status:
-                _say(status_line(base_url))
-                next_status += STATUS_EVERY_SECONDS
+                _say(status_line(base_url, worker.pid))
+                first_rss = first_rss or resident_mib(worker.pid)
+                next_status += every
             time.sleep(0.5)
-        _say(status_line(base_url))
+        _say(status_line(base_url, worker.pid))
+        if first_rss:
+            _say(
+                f"worker RSS {first_rss:.0f} MiB at the first report, "
+                f"{resident_mib(worker.pid):.0f} MiB at the end"
+            )
         return 0
     except KeyboardInterrupt:
         _say("stopping")

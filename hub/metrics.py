@@ -71,6 +71,12 @@ class HubMetrics:
             "KPI windows closed and their final results published (leading worker).",
             registry=r,
         )
+        self.state_entities = Gauge(
+            "pelastus_hub_state_entities",
+            "Units, incidents and stations in this worker's state; incidents until retired.",
+            ["family"],
+            registry=r,
+        )
         self.snapshot_sequence = Gauge(
             "pelastus_hub_snapshot_sequence",
             "Sequence number of the latest published snapshot.",

@@ -296,6 +296,8 @@ class HubWorker(Service):
         async for _ in self.itertimer(self.settings.snapshot_interval_seconds, name="snapshot"):
             if self.ready and await self.publish_snapshot() is None:
                 await self._follow_snapshots()
+            for family, store in self.stores.items():
+                self.metrics.state_entities.labels(family).set(len(store))
 
     async def _follow_snapshots(self) -> None:
         """Not leading: serve the leader's latest snapshot and KPIs on this worker's API too,

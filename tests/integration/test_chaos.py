@@ -23,7 +23,6 @@ import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from hub.localkafka import LocalKafka
 from hub.simulate import generate, ground_truth, message_data
 from tests.integration.hub_process import WorkerProcess
 from tests.integration.test_oracle import (
@@ -49,12 +48,6 @@ KILLS = int(os.environ.get("PELASTUS_HUB_CHAOS_KILLS", "10"))
 OUTAGE_SECONDS = float(os.environ.get("PELASTUS_HUB_CHAOS_OUTAGE_SECONDS", "65"))
 COUNT = 3000
 SEED = 21
-
-
-@pytest.fixture
-def kafka():
-    with LocalKafka(progress=lambda line: print(line, file=sys.stderr)) as broker:
-        yield broker
 
 
 def scenario_start() -> datetime:

@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hub.localkafka import LocalKafka
 from hub.reasons import Reason
 from hub.simulate import generate, ground_truth
 from tests.integration.hub_process import WorkerProcess
@@ -33,9 +32,8 @@ OUTCOMES = ("accepted", "duplicate", "stale", "dead_lettered")
 
 
 @pytest.fixture(scope="module")
-def kafka():
-    with LocalKafka(progress=lambda line: print(line, file=sys.stderr)) as broker:
-        yield broker
+def kafka(module_kafka):
+    return module_kafka
 
 
 @pytest.fixture(scope="module")

@@ -44,9 +44,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import ValidationError as SchemaError
-from jsonschema.validators import extend
+from jsonschema import FormatChecker
 
 from hub.incident_state import IncidentStore
 from hub.ingest import Record, Validator
@@ -59,6 +57,7 @@ from hub.settings import HubSettings
 from hub.state import UnitStore
 from tests.integration.hub_process import WorkerProcess
 from tests.integration.test_worker import read_all
+from tests.unit.test_contract_equivalence import EcmaValidator
 
 pytestmark = pytest.mark.integration
 
@@ -108,17 +107,6 @@ KNOWN_HUB_BUGS = frozenset(
 
 def _load(path: Path) -> Any:
     return json.loads(path.read_text())
-
-
-def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
-    # JSON Schema patterns are ECMA-262: `$` does not match before a final newline.
-    if validator.is_type(instance, "string") and not re.search(
-        pattern.replace("$", r"\Z"), instance
-    ):
-        yield SchemaError(f"{instance!r} does not match {pattern!r}")
-
-
-EcmaValidator = extend(Draft202012Validator, {"pattern": _ecma_pattern})
 
 
 def _reference(schema: Any) -> Any:

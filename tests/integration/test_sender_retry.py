@@ -17,7 +17,6 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 import hub.publisher
 from hub import simulate
 from hub.families import FAMILIES
-from hub.localkafka import LocalKafka
 from hub.publisher import Publisher
 from hub.registry import Registry
 from hub.settings import HubSettings
@@ -28,13 +27,6 @@ pytestmark = pytest.mark.integration
 REQUEST_TIMEOUT_MS = 2000
 PARTITIONS = 3
 COUNT = 3000
-
-
-@pytest.fixture
-def kafka():
-    """A fresh broker of the test's own, to stop and restart."""
-    with LocalKafka(progress=lambda line: print(line, file=sys.stderr)) as kafka:
-        yield kafka
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,9 @@ SOURCE = "/pelastuslaitos/pirkanmaa/resource-system"
 TOPIC = "dept.pirkanmaa.unit-status"
 TIME = datetime(2026, 11, 28, 7, 45, 13, tzinfo=timezone(timedelta(hours=2)))
 # Within the allowed clock skew of whenever the tests run.
-OBSERVED = datetime(2026, 11, 28, 7, 59, 0, 123456, tzinfo=UTC)  # fixed: tests never lean on the clock
+OBSERVED = datetime(
+    2026, 11, 28, 7, 59, 0, 123456, tzinfo=UTC
+)  # fixed: tests never lean on the clock
 
 
 def unit(**changes: Any) -> dict[str, Any]:

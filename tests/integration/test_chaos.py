@@ -142,6 +142,7 @@ async def test_kills_and_a_broker_outage_leave_the_national_picture_exact(kafka,
     workers[0].start()
     placed: list[tuple[str, int, int]] = []
     kills: list[str] = []
+    recoveries: list[float] = []  # seconds from a kill to the restarted worker's readiness
     outage_at = KILLS * 2 // 3
     try:
         for number, chunk in enumerate(chunks):
@@ -154,8 +155,10 @@ async def test_kills_and_a_broker_outage_leave_the_national_picture_exact(kafka,
                 # While the chunk is being worked through: mid-batch, mid-commit or idle.
                 await asyncio.sleep(rng.uniform(0.0, 1.5))
                 victim.kill()
-                kills.append(f"{victim.log_path.stem} of {len(running)}")
+                killed = time.monotonic()
                 victim.start()
+                kills.append(f"{victim.log_path.stem} of {len(running)}")
+                recoveries.append(time.monotonic() - killed)
             if number == outage_at:
                 kafka.stop_broker(hard=True)
                 await asyncio.sleep(OUTAGE_SECONDS)  # the outage itself, not a wait for readiness
@@ -164,7 +167,8 @@ async def test_kills_and_a_broker_outage_leave_the_national_picture_exact(kafka,
                     assert worker.process.poll() is None, worker.log_path.read_text()[-3000:]
             await wait_committed(bootstrap, placed)
         print(
-            f"\nkilled {len(kills)} times ({', '.join(kills)}); broker down "
+            f"\nkilled {len(kills)} times ({', '.join(kills)}); kill to ready again "
+            f"{min(recoveries):.1f}-{max(recoveries):.1f} s; broker down "
             f"{OUTAGE_SECONDS:.0f} s after round {outage_at}",
             file=sys.stderr,
         )

@@ -65,6 +65,17 @@ async def create_hub_topics(settings: HubSettings, departments: Iterable[str]) -
         await admin.close()
 
 
+async def partition_count(settings: HubSettings, topic: str) -> int | None:
+    """How many partitions a topic has (internal ones too); None if it does not exist."""
+    admin = AIOKafkaAdminClient(**settings.kafka_options())
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return len(described["partitions"]) if described["error_code"] == 0 else None
+
+
 def hub_topics(
     departments: list[str], partitions: int, replicas: int, max_record_bytes: int
 ) -> list[NewTopic]:

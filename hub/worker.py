@@ -29,6 +29,7 @@ from hub import topics
 from hub.aggregate import STATUS_CLASS, snapshot
 from hub.broker_watch import BrokerWatch
 from hub.checkpoint import Checkpoint
+from hub.group_offsets import OFFSETS_TOPIC, group_partition
 from hub.incident_state import IncidentStore
 from hub.ingest import Validator
 from hub.kpi import KpiBook, Windows, result_key
@@ -104,6 +105,11 @@ class HubWorker(Service):
         self.checkpoint = Checkpoint(self._batch_producer, settings.group_id, self.broker.failed)
         self._consumer: AIOKafkaConsumer | None = None
         self._reader: AIOKafkaConsumer | None = None
+        # Reads uncommitted ends: with the reader's committed ones, tells open transactions.
+        self._probe: AIOKafkaConsumer | None = None
+        # This group's partition of __consumer_offsets, known once the group has a
+        # coordinator (the broker creates the topic then).
+        self._group_offsets: TopicPartition | None = None
 
     @property
     def ready(self) -> bool:
@@ -133,6 +139,8 @@ class HubWorker(Service):
             fetch_max_wait_ms=10,
         )
         await self._retrying("starting the state reader", self._reader.start)
+        self._probe = AIOKafkaConsumer(**options, enable_auto_commit=False)
+        await self._retrying("starting the offsets probe", self._probe.start)
         await self._catch_up_state()
         await self._follow_kpis()
         self.latest_snapshot = await self._last_snapshot()
@@ -162,7 +170,7 @@ class HubWorker(Service):
 
     async def on_shutdown(self) -> None:
         await self.leadership.stop()
-        for client in (self._consumer, self._reader):
+        for client in (self._consumer, self._reader, self._probe):
             if client is not None:
                 await client.stop()
         await self.checkpoint.stop()
@@ -285,7 +293,8 @@ class HubWorker(Service):
                 if self.catch_up_needed:
                     self.catch_up_needed = False
                     await self._catch_up_state()
-                    await self._never_go_back()
+                    await self._resume_from_committed()
+                    continue  # what was fetched before that is read again from there
                 if batches:
                     await self.handle_batch(batches, fetched_in)
             finally:
@@ -314,20 +323,51 @@ class HubWorker(Service):
             self.latest_snapshot = latest
             self.sequence = latest["sequence"]
 
-    async def _never_go_back(self) -> None:
-        """After a rebalance, resume no partition before what this worker itself committed.
-        Its committed offsets become readable only once the broker has written the
-        transaction's markers, a moment after the commit; a partition assigned back in that
-        moment reads an older offset, and would have its batch processed twice."""
+    async def _resume_from_committed(self) -> None:
+        """After a rebalance, seek every assigned partition to its committed offset once no
+        transaction that committed offsets of this group is without its markers (see
+        hub.group_offsets). A killed worker's open transaction holds this up until it is
+        aborted: at once when the worker restarts, else after the transaction timeout."""
         consumer = self._consumer
         assert consumer is not None
-        for tp in consumer.assignment():
-            done = self.accounting.get(tp, {}).get("next_offset")
-            if done is not None and (position := await consumer.position(tp)) < done:
-                log.warning(
-                    "%s resumed at %d, before %d committed here: moved on", tp, position, done
+        if self._group_offsets is None:
+            partitions = await self._retrying(
+                "reading the cluster's topics",
+                lambda: topics.partition_count(self.settings, OFFSETS_TOPIC),
+            )
+            if partitions:
+                number = group_partition(self.settings.group_id, partitions)
+                self._group_offsets = TopicPartition(OFFSETS_TOPIC, number)
+        if self._group_offsets is not None:
+            await self._wait_until_stable(self._group_offsets)
+        rebalances = self.rebalances
+        for tp in list(consumer.assignment()):
+            committed = await self._retrying(
+                "reading offsets", lambda tp=tp: consumer.committed(tp)
+            )
+            if self.rebalances != rebalances:
+                return  # assigned anew meanwhile: the loop resumes again, from that assignment
+            if committed is not None:  # else the consumer starts at the earliest, as set
+                consumer.seek(tp, committed)
+
+    async def _wait_until_stable(self, group: TopicPartition) -> None:
+        """Until the last stable offset of the group's offsets partition reaches its end as
+        it is now: every transaction open then has its markers."""
+        probe, reader = self._probe, self._reader
+        assert probe is not None and reader is not None
+        ends = await self._retrying("reading offsets", lambda: probe.end_offsets([group]))
+        deadline = time.monotonic() + self.settings.transaction_timeout_seconds + 15
+        while True:
+            async with self._reader_lock:
+                stable = await self._retrying(
+                    "reading offsets", lambda: reader.end_offsets([group])
                 )
-                consumer.seek(tp, done)
+            if stable[group] >= ends[group]:
+                return
+            if time.monotonic() > deadline:
+                log.warning("offsets still unstable after the transaction timeout; going on")
+                return
+            await asyncio.sleep(0.05)
 
     async def handle_batch(
         self, batches: dict[TopicPartition, list[Any]], fetched_in: int | None = None

@@ -309,19 +309,17 @@ def _unless_known_bug(family: str, time: Any) -> Any:
     return time
 
 
-def _valid_read_leniently(topic: str, key: bytes | None, value: bytes, headers: Any) -> bool:
-    """Whether a structured-mode value that is no JSON would be a valid event if NaN,
-    Infinity and numbers beyond a double were read as numbers (KNOWN_HUB_BUGS)."""
+def _read_leniently(value: bytes, headers: Any) -> bool:
+    """Whether a structured-mode value that is no JSON reads as a JSON object to a parser
+    that takes numbers beyond a double (KNOWN_HUB_BUGS): the hub's outcome for it may then
+    be any, depending on what else is in it."""
     if "ce_specversion" in dict(headers):
         return False
     try:
         event = json.loads(value.decode("utf-8"))
     except (ValueError, RecursionError):
         return False
-    if not isinstance(event, dict) or _has_surrogate(event) or _depth(event) > MAX_JSON_DEPTH:
-        return False
-    _, department, family = topic.split(".")
-    return not _event_verdict(event, department, family, key)
+    return isinstance(event, dict) and not _has_surrogate(event) and _depth(event) <= MAX_JSON_DEPTH
 
 
 # ------------------------------------------------------------------------------ encoding
@@ -896,7 +894,7 @@ class Corpus:
         if b"NaN" in value or b"Infinity" in value:
             return False
         return "number_beyond_double_under_repeated_name" in KNOWN_HUB_BUGS and (
-            _valid_read_leniently(event.topic, event.key, value, headers)
+            _read_leniently(value, headers)
         )
 
     def spoilt(self, event: Event, kind: str, reason: Reason) -> None:

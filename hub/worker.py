@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaTimeoutError
 from mode import Service
 
 from hub import topics
@@ -51,6 +52,8 @@ STOP_GRACE_SECONDS = 20.0
 CRASH_EXIT_SECONDS = 15.0
 EXIT_CRASHED = 70
 BROKER_PROBE_SECONDS = 1.0
+# A read that has made no progress this long is given up and tried again, logged.
+READ_STALL_SECONDS = 30.0
 
 
 class HubWorker(Service):
@@ -268,7 +271,14 @@ class HubWorker(Service):
         if first >= end:
             return
         reader.seek(partition, first)
-        while await reader.position(partition) < end:
+        stalled_since, last = time.monotonic(), first
+        while (position := await reader.position(partition)) < end:
+            if position != last:
+                stalled_since, last = time.monotonic(), position
+            elif time.monotonic() - stalled_since > READ_STALL_SECONDS:
+                # Fetches that find nothing fail silently; the caller's retry reads on
+                # from the last record it took, with the ends asked anew.
+                raise KafkaTimeoutError(f"reading {partition} made no progress at {position}")
             # Short: a fetch that holds only a transaction marker moves the position but
             # returns no record, and getmany would wait out its whole timeout for one.
             batch = await reader.getmany(partition, timeout_ms=20, max_records=10000)
@@ -343,7 +353,8 @@ class HubWorker(Service):
         rebalances = self.rebalances
         for tp in list(consumer.assignment()):
             committed = await self._retrying(
-                "reading offsets", lambda tp=tp: consumer.committed(tp)
+                "reading offsets",
+                lambda tp=tp: asyncio.wait_for(consumer.committed(tp), READ_STALL_SECONDS),
             )
             if self.rebalances != rebalances:
                 return  # assigned anew meanwhile: the loop resumes again, from that assignment

@@ -350,16 +350,23 @@ class HubWorker(Service):
                 self._group_offsets = TopicPartition(OFFSETS_TOPIC, number)
         if self._group_offsets is not None:
             await self._wait_until_stable(self._group_offsets)
-        rebalances = self.rebalances
-        for tp in list(consumer.assignment()):
-            committed = await self._retrying(
+        rebalances, assigned = self.rebalances, list(consumer.assignment())
+        resume: dict[TopicPartition, int | None] = {}
+        for tp in assigned:
+            resume[tp] = await self._retrying(
                 "reading offsets",
                 lambda tp=tp: asyncio.wait_for(consumer.committed(tp), READ_STALL_SECONDS),
             )
-            if self.rebalances != rebalances:
-                return  # assigned anew meanwhile: the loop resumes again, from that assignment
-            if committed is not None:  # else the consumer starts at the earliest, as set
-                consumer.seek(tp, committed)
+        never = [tp for tp, offset in resume.items() if offset is None]
+        if never:  # never committed: from the earliest, as for a new group
+            beginnings = await self._retrying(
+                "reading offsets", lambda: consumer.beginning_offsets(never)
+            )
+            resume.update(beginnings)
+        if self.rebalances != rebalances:
+            return  # assigned anew meanwhile: the loop resumes again, from that assignment
+        for tp, offset in resume.items():
+            consumer.seek(tp, offset)
 
     async def _wait_until_stable(self, group: TopicPartition) -> None:
         """Until the last stable offset of the group's offsets partition reaches its end as

@@ -6,9 +6,7 @@ import contextlib
 import sys
 from pathlib import Path
 
-from hub.settings import REPO_ROOT, HubSettings
-
-RUN_DIR = REPO_ROOT / ".run"
+from pelastus_hub.settings import HubSettings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,11 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "simulate":
         return _simulate(HubSettings(), args)
     if args.command == "run":
-        from hub.demo import run_demo
+        from pelastus_hub.tools.demo import run_demo
 
         return run_demo(args)
     if args.command == "validate":
-        from hub.validate import run_validate
+        from pelastus_hub.client.validate import run_validate
 
         return run_validate(args)
     if args.command == "schemas":
@@ -109,20 +107,21 @@ def main(argv: list[str] | None = None) -> int:
         if args.action == "check" and (args.check_docs or args.output):
             parser.error("--check and --output go with 'schemas docs'")
         if args.action == "docs":
-            from hub.contract_docs import REFERENCE, run_docs
+            from pelastus_hub.tools.contract_docs import REFERENCE, run_docs
 
             output = args.output or schemas_dir.parent / REFERENCE
             return run_docs(schemas_dir, output, args.check_docs)
-        from hub.schema_compat import run_check
+        from pelastus_hub.tools.schema_compat import run_check
 
         return run_check(schemas_dir)
     if args.command == "bench":
-        from hub.bench import run_bench
+        from pelastus_hub.tools.bench import run_bench
 
         return run_bench(args)
     if args.keep_data and args.action != "stop":
         parser.error("--keep-data goes with 'kafka stop'")
-    from hub.localkafka import run_cli
+    from pelastus_hub.tools import RUN_DIR
+    from pelastus_hub.tools.localkafka import run_cli
 
     return run_cli(args.action, RUN_DIR / "kafka.json", args.keep_data)
 
@@ -156,8 +155,7 @@ def _simulation_options(parser: argparse.ArgumentParser, default_rate: float = 1
 
 def _worker() -> int:
     import faust
-
-    from hub.app import create_app
+    from pelastus_hub.runtime.app import create_app
 
     settings = HubSettings()
     app, _ = create_app(settings)
@@ -168,8 +166,8 @@ def _worker() -> int:
 def _simulate(settings: HubSettings, args: argparse.Namespace) -> int:
     import signal
 
-    from hub.registry import Registry
-    from hub.simulate import run
+    from pelastus_hub.contract.registry import Registry
+    from pelastus_hub.tools.simulate import run
 
     registry = Registry.load(settings.schemas_dir)
 

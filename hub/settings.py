@@ -8,10 +8,9 @@ import socket
 from pathlib import Path
 from typing import Literal
 
+from pelastus_hub.contract.files import schemas_dir
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class HubSettings(BaseSettings):
@@ -87,7 +86,7 @@ class HubSettings(BaseSettings):
     web_host: str = Field("127.0.0.1", description="Address of the HTTP API and /metrics.")
     web_port: int = Field(6066, ge=0, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    schemas_dir: Path = REPO_ROOT / "schemas"
+    schemas_dir: Path = Field(default_factory=schemas_dir)
 
     @property
     def instance(self) -> str:
@@ -96,7 +95,7 @@ class HubSettings(BaseSettings):
     @property
     def max_record_bytes(self) -> int:
         """The most the hub's producers send in one record: what the hub writes is kept
-        within max_message_bytes (hub.outputs), plus room for record and batch overhead."""
+        within max_message_bytes (pelastus_hub.pipeline.outputs), plus room for record and batch overhead."""
         return self.max_message_bytes + 64 * 1024
 
     def kafka_options(self) -> dict[str, object]:

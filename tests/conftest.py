@@ -2,8 +2,7 @@ import os
 import sys
 
 import pytest
-
-from hub.localkafka import LocalKafka
+from pelastus_hub.tools.localkafka import LocalKafka
 
 
 @pytest.fixture(scope="session")

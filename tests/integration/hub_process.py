@@ -1,4 +1,4 @@
-"""A hub worker run as operators run it: `python -m hub.cli worker` in a child process."""
+"""A hub worker run as operators run it: `python -m pelastus_hub.cli worker` in a child process."""
 
 import json
 import os
@@ -10,7 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from hub.demo import wait_ready
+from pelastus_hub.tools.demo import wait_ready
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -42,7 +42,7 @@ class WorkerProcess:
     def start(self, timeout: float = 90.0) -> None:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "hub.cli", "worker"],
+                [sys.executable, "-m", "pelastus_hub.cli", "worker"],
                 env=self.env,
                 cwd=REPO,
                 stdout=log,

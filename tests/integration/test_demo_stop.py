@@ -15,11 +15,12 @@ from pathlib import Path
 import orjson
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from pelastus_hub.contract.registry import Registry
+from pelastus_hub.contract.topics import input_topic
+from pelastus_hub.families import FAMILIES
+from pelastus_hub.runtime.topic_admin import ensure_topics
+from pelastus_hub.settings import HubSettings
 
-from hub.families import FAMILIES
-from hub.registry import Registry
-from hub.settings import HubSettings
-from hub.topics import ensure_topics, input_topic
 from tests.integration.hub_process import REPO, free_port
 
 pytestmark = pytest.mark.integration
@@ -65,7 +66,7 @@ def test_the_simulator_stops_cleanly_on_a_signal(kafka_bootstrap, tmp_path, sign
     asyncio.run(create_input_topics(kafka_bootstrap))
     truth = tmp_path / "truth.json"
     simulator = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "simulate", "--rate=200", f"--truth={truth}"],
+        [sys.executable, "-m", "pelastus_hub.cli", "simulate", "--rate=200", f"--truth={truth}"],
         env={**os.environ, "PELASTUS_HUB_BOOTSTRAP_SERVERS": kafka_bootstrap},
         cwd=REPO,
         stderr=subprocess.PIPE,
@@ -92,8 +93,8 @@ def test_the_simulator_stops_cleanly_on_a_signal(kafka_bootstrap, tmp_path, sign
 def test_the_demo_stops_everything_in_order_on_sigterm(tmp_path) -> None:
     # Its logs go to tmp_path instead of the repository's .run/.
     demo = (
-        "import sys; from pathlib import Path; import hub.demo; "
-        "hub.demo.LOG_DIR = Path(sys.argv[1]); from hub.cli import main; "
+        "import sys; from pathlib import Path; import pelastus_hub.tools.demo; "
+        "pelastus_hub.tools.demo.LOG_DIR = Path(sys.argv[1]); from pelastus_hub.cli import main; "
         "sys.exit(main(['run', '--rate=100']))"
     )
     env = {

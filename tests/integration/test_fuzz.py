@@ -45,16 +45,17 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from jsonschema import FormatChecker
+from pelastus_hub.contract.reasons import Reason
+from pelastus_hub.contract.records import Record
+from pelastus_hub.contract.registry import Registry
+from pelastus_hub.contract.validator import Validator
+from pelastus_hub.families.incident import IncidentStore
+from pelastus_hub.families.readiness import ReadinessStore
+from pelastus_hub.families.unit_status import UnitStore
+from pelastus_hub.picture.kpi import KpiBook, Windows
+from pelastus_hub.pipeline.batch import input_routes, process_batch
+from pelastus_hub.settings import HubSettings
 
-from hub.incident_state import IncidentStore
-from hub.ingest import Record, Validator
-from hub.kpi import KpiBook, Windows
-from hub.process import input_routes, process_batch
-from hub.readiness_state import ReadinessStore
-from hub.reasons import Reason
-from hub.registry import Registry
-from hub.settings import HubSettings
-from hub.state import UnitStore
 from tests.integration.hub_process import WorkerProcess
 from tests.integration.test_worker import read_all
 from tests.unit.test_contract_equivalence import EcmaValidator

@@ -10,13 +10,12 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-from hub.localkafka import (
+from pelastus_hub.tools.localkafka import (
     COMPLETE_MARKER,
-    KAFKA_VERSION,
     LocalKafka,
     LocalKafkaError,
     ensure_jars,
+    kafka_version,
     run_cli,
     stop_detached,
 )
@@ -131,7 +130,7 @@ def test_the_detached_broker_stops_keeping_its_data_and_restarts_on_it(
 
 
 def test_ensure_jars_reuses_a_completed_resolution(tmp_path, monkeypatch):
-    lib = tmp_path / f"kafka-{KAFKA_VERSION}" / "lib"
+    lib = tmp_path / f"kafka-{kafka_version()}" / "lib"
     lib.mkdir(parents=True)
     (lib / COMPLETE_MARKER).write_text("done\n")
 

@@ -6,13 +6,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-from hub.families import UNIT_STATUS
-from hub.ingest import Validator, ValidEvent
-from hub.publisher import Publisher
-from hub.registry import Registry
-from hub.settings import HubSettings
-from hub.topics import ensure_topics, input_topic
+from pelastus_hub.client.publisher import Publisher
+from pelastus_hub.contract.records import ValidEvent
+from pelastus_hub.contract.registry import Registry
+from pelastus_hub.contract.topics import input_topic
+from pelastus_hub.contract.validator import Validator
+from pelastus_hub.families import UNIT_STATUS
+from pelastus_hub.runtime.topic_admin import ensure_topics
+from pelastus_hub.settings import HubSettings
 
 pytestmark = pytest.mark.integration
 

@@ -10,17 +10,17 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import orjson
+import pelastus_hub.client.publisher
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-import hub.publisher
-from hub import simulate
-from hub.families import FAMILIES
-from hub.publisher import Publisher
-from hub.registry import Registry
-from hub.settings import HubSettings
-from hub.topics import ensure_topics, input_topic
+from pelastus_hub.client.publisher import Publisher
+from pelastus_hub.contract.registry import Registry
+from pelastus_hub.contract.topics import input_topic
+from pelastus_hub.families import FAMILIES
+from pelastus_hub.runtime.topic_admin import ensure_topics
+from pelastus_hub.settings import HubSettings
+from pelastus_hub.tools import simulate
 
 pytestmark = pytest.mark.integration
 
@@ -140,7 +140,7 @@ async def test_a_publish_rides_out_a_broker_outage(kafka, registry, monkeypatch)
         retried.set()
         await asyncio.sleep(seconds)
 
-    monkeypatch.setattr(hub.publisher, "asyncio", SimpleNamespace(sleep=sleep))
+    monkeypatch.setattr(pelastus_hub.client.publisher, "asyncio", SimpleNamespace(sleep=sleep))
     unit = {
         "department": "lappi",
         "unit_id": "RLA101",

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from jsonschema import Draft202012Validator, FormatChecker
+from pelastus_hub.contract.reasons import Reason
+from pelastus_hub.contract.registry import Registry
+from pelastus_hub.contract.unit_status import UNIT_STATUSES
 
-from hub.contracts.unit_status import UNIT_STATUSES
-from hub.reasons import Reason
-from hub.registry import Registry
 from tests.integration.hub_process import WorkerProcess
 
 pytestmark = pytest.mark.integration

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hub.ingest import Record
+from pelastus_hub.contract.records import Record
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)

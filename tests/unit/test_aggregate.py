@@ -3,11 +3,11 @@ from dataclasses import replace
 from datetime import timedelta
 
 from jsonschema import Draft202012Validator, FormatChecker
+from pelastus_hub.families.incident import IncidentState
+from pelastus_hub.families.readiness import StationReadiness
+from pelastus_hub.families.unit_status import UnitState
+from pelastus_hub.picture.snapshot import capability, snapshot
 
-from hub.aggregate import capability, snapshot
-from hub.incident_state import IncidentState
-from hub.readiness_state import StationReadiness
-from hub.state import UnitState
 from tests.unit.helpers import NOW, SCHEMAS
 
 

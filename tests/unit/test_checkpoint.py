@@ -13,10 +13,9 @@ from aiokafka.errors import (
     ProducerFenced,
     TopicAuthorizationFailedError,
 )
-
-from hub import retry
-from hub.checkpoint import Checkpoint
-from hub.outputs import OutRecord
+from pelastus_hub.pipeline.outputs import OutRecord
+from pelastus_hub.runtime import retry
+from pelastus_hub.runtime.checkpoint import Checkpoint
 
 
 @pytest.fixture(autouse=True)

@@ -7,8 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from hub import demo
+from pelastus_hub.tools import demo
 
 # Stops on SIGTERM, saying so, once it has said it is ready.
 POLITE = """

@@ -1,4 +1,4 @@
-from hub.group_offsets import group_partition, java_string_hash
+from pelastus_hub.runtime.group_offsets import group_partition, java_string_hash
 
 
 def test_the_group_partition_is_the_brokers() -> None:

@@ -6,11 +6,11 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hub.contracts.incident import IncidentV1
-from hub.incident_state import IncidentState, IncidentStore
-from hub.ingest import ValidEvent
-from hub.reasons import WarningCode
-from hub.state import Outcome
+from pelastus_hub.contract.incident import IncidentV1
+from pelastus_hub.contract.reasons import WarningCode
+from pelastus_hub.contract.records import ValidEvent
+from pelastus_hub.families.incident import IncidentState, IncidentStore
+from pelastus_hub.state.store import Outcome
 
 T0 = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
 

@@ -1,11 +1,12 @@
 import json
 
 import pytest
+from pelastus_hub.contract.reasons import Reason
+from pelastus_hub.contract.records import Record, Rejection, ValidEvent
+from pelastus_hub.contract.registry import Registry
+from pelastus_hub.contract.validator import MAX_MESSAGE_CHARS, Validator
+from pelastus_hub.families import INCIDENT, READINESS, UNIT_STATUS
 
-from hub.families import INCIDENT, READINESS, UNIT_STATUS
-from hub.ingest import MAX_MESSAGE_CHARS, Record, Rejection, Validator, ValidEvent
-from hub.reasons import Reason
-from hub.registry import Registry
 from tests.unit.helpers import (
     NOW,
     SCHEMAS,

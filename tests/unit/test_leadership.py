@@ -5,9 +5,8 @@ from typing import Any, ClassVar
 
 import pytest
 from aiokafka.errors import KafkaTimeoutError, ProducerFenced
-
-from hub import leadership
-from hub.leadership import Leadership
+from pelastus_hub.picture import leadership
+from pelastus_hub.picture.leadership import Leadership
 
 
 class Producer:

@@ -2,10 +2,10 @@
 
 from datetime import UTC, datetime
 
-from hub.ingest import Record, Rejection
-from hub.outputs import batch_outputs, dead_letter
-from hub.process import DeadLetter
-from hub.reasons import Reason
+from pelastus_hub.contract.reasons import Reason
+from pelastus_hub.contract.records import Record, Rejection
+from pelastus_hub.pipeline.batch import DeadLetter
+from pelastus_hub.pipeline.outputs import batch_outputs, dead_letter
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 LIMIT = 10_000

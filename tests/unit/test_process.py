@@ -1,9 +1,11 @@
-from hub.families import UNIT_STATUS
-from hub.ingest import Validator
-from hub.process import input_routes, process_batch
-from hub.reasons import Reason
-from hub.registry import Registry
-from hub.state import Outcome, UnitStore
+from pelastus_hub.contract.reasons import Reason
+from pelastus_hub.contract.registry import Registry
+from pelastus_hub.contract.validator import Validator
+from pelastus_hub.families import UNIT_STATUS
+from pelastus_hub.families.unit_status import UnitStore
+from pelastus_hub.pipeline.batch import input_routes, process_batch
+from pelastus_hub.state.store import Outcome
+
 from tests.unit.helpers import NOW, SCHEMAS, event, record
 
 REGISTRY = Registry.load(SCHEMAS)
@@ -51,9 +53,10 @@ def test_every_record_gets_exactly_one_outcome() -> None:
 
 
 def test_families_share_a_batch_and_warnings_are_no_outcome() -> None:
-    from hub.incident_state import IncidentStore
-    from hub.readiness_state import ReadinessStore
-    from hub.reasons import WarningCode
+    from pelastus_hub.contract.reasons import WarningCode
+    from pelastus_hub.families.incident import IncidentStore
+    from pelastus_hub.families.readiness import ReadinessStore
+
     from tests.unit.helpers import example_event, incident_record, opened
 
     routes = input_routes(REGISTRY)

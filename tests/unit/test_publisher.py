@@ -7,6 +7,7 @@ from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import orjson
+import pelastus_hub.client.publisher
 import pytest
 from aiokafka.errors import (
     KafkaTimeoutError,
@@ -14,15 +15,15 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
     UnknownTopicOrPartitionError,
 )
+from pelastus_hub.client.publisher import InvalidEvent, Publisher, PublishError
+from pelastus_hub.contract.reasons import Reason
+from pelastus_hub.contract.records import ValidEvent
+from pelastus_hub.contract.registry import Registry
+from pelastus_hub.contract.unit_status import UnitStatusV1
+from pelastus_hub.contract.validator import Validator
+from pelastus_hub.families import FAMILIES, UNIT_STATUS
+from pelastus_hub.settings import HubSettings
 
-import hub.publisher
-from hub.contracts.unit_status import UnitStatusV1
-from hub.families import FAMILIES, UNIT_STATUS
-from hub.ingest import Validator, ValidEvent
-from hub.publisher import InvalidEvent, Publisher, PublishError
-from hub.reasons import Reason
-from hub.registry import Registry
-from hub.settings import HubSettings
 from tests.unit.helpers import SCHEMAS, Record
 
 REGISTRY = Registry.load(SCHEMAS)
@@ -97,7 +98,7 @@ class FakeProducer:
 
 @pytest.fixture
 def fake_producer(monkeypatch):
-    monkeypatch.setattr(hub.publisher, "AIOKafkaProducer", FakeProducer)
+    monkeypatch.setattr(pelastus_hub.client.publisher, "AIOKafkaProducer", FakeProducer)
     monkeypatch.setattr(FakeProducer, "instances", [])
     monkeypatch.setattr(FakeProducer, "failures", [])
     return FakeProducer
@@ -111,7 +112,7 @@ def sleeps(monkeypatch) -> list[float]:
     async def sleep(seconds: float) -> None:
         slept.append(seconds)
 
-    monkeypatch.setattr(hub.publisher, "asyncio", SimpleNamespace(sleep=sleep))
+    monkeypatch.setattr(pelastus_hub.client.publisher, "asyncio", SimpleNamespace(sleep=sleep))
     return slept
 
 

@@ -1,9 +1,9 @@
 from datetime import UTC, datetime, timedelta
 
-from hub.contracts.readiness import ReadinessV1
-from hub.ingest import ValidEvent
-from hub.readiness_state import ReadinessStore
-from hub.state import Outcome
+from pelastus_hub.contract.readiness import ReadinessV1
+from pelastus_hub.contract.records import ValidEvent
+from pelastus_hub.families.readiness import ReadinessStore
+from pelastus_hub.state.store import Outcome
 
 T0 = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
 

@@ -1,4 +1,5 @@
-from hub.registry import Registry
+from pelastus_hub.contract.registry import Registry
+
 from tests.unit.helpers import SCHEMAS
 
 REGISTRY = Registry.load(SCHEMAS)

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
-
-from hub.schema_compat import check_schemas, compare, run_check
+from pelastus_hub.tools.schema_compat import check_schemas, compare, run_check
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 # The unit-status schema moves from v1.json to v1.0.json; whichever exists is the base.

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import jsonschema_rs
 import pytest
+from pelastus_hub.picture.snapshot import snapshot
 
-from hub.aggregate import snapshot
 from tests.unit.helpers import NOW, SCHEMAS
 from tests.unit.test_aggregate import INCIDENTS, STATIONS, UNITS
 
@@ -82,7 +82,7 @@ def test_an_example_of_a_later_revision_needs_it() -> None:
 
 
 def test_feedback_schema_knows_every_reason_and_warning_code() -> None:
-    from hub.reasons import Reason, WarningCode
+    from pelastus_hub.contract.reasons import Reason, WarningCode
 
     schema = json.loads((SCHEMAS / "feedback" / "v1.json").read_text())
     assert schema["properties"]["reason"]["enum"] == [*Reason, *WarningCode]

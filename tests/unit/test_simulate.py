@@ -14,22 +14,24 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
     UnknownTopicOrPartitionError,
 )
+from pelastus_hub.contract.envelope import UnitStatusEvent, binary_mode_event
+from pelastus_hub.contract.reasons import Reason, WarningCode
+from pelastus_hub.contract.records import Rejection, ValidEvent
+from pelastus_hub.contract.registry import Registry
+from pelastus_hub.contract.topics import input_topic
+from pelastus_hub.contract.unit_status import UnitStatusV1
+from pelastus_hub.contract.validator import Validator
+from pelastus_hub.families.incident import IncidentStore
+from pelastus_hub.families.readiness import ReadinessStore
+from pelastus_hub.families.unit_status import UnitStore
+from pelastus_hub.pipeline.batch import input_routes
+from pelastus_hub.settings import HubSettings
+from pelastus_hub.state.store import Outcome
+from pelastus_hub.tools import simulate
+from pelastus_hub.tools.simulate import Message, final_states, generate, message_data
+from pelastus_hub.tools.simulated_world import area_letters
 from pydantic import ValidationError
 
-from hub import simulate
-from hub.contracts.envelope import UnitStatusEvent, binary_mode_event
-from hub.contracts.unit_status import UnitStatusV1
-from hub.incident_state import IncidentStore
-from hub.ingest import Rejection, Validator, ValidEvent
-from hub.process import input_routes
-from hub.readiness_state import ReadinessStore
-from hub.reasons import Reason, WarningCode
-from hub.registry import Registry
-from hub.settings import HubSettings
-from hub.simulate import Message, final_states, generate, message_data
-from hub.simulated_world import area_letters
-from hub.state import Outcome, UnitStore
-from hub.topics import input_topic
 from tests.unit.helpers import SCHEMAS, Record
 
 REGISTRY = Registry.load(SCHEMAS)

@@ -1,9 +1,11 @@
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from hub.contracts.unit_status import UnitStatusV1
-from hub.ingest import ValidEvent
-from hub.state import DEDUP_WINDOW, Outcome, UnitState, UnitStore
+from pelastus_hub.contract.records import ValidEvent
+from pelastus_hub.contract.unit_status import UnitStatusV1
+from pelastus_hub.families.unit_status import UnitState, UnitStore
+from pelastus_hub.state.store import DEDUP_WINDOW, Outcome
+
 from tests.unit.helpers import event
 
 T0 = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)

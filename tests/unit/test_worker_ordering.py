@@ -10,12 +10,12 @@ from dataclasses import replace
 from typing import Any
 
 from aiokafka import TopicPartition
+from pelastus_hub.contract.registry import Registry
+from pelastus_hub.families import FAMILIES
+from pelastus_hub.runtime.checkpoint import Checkpoint
+from pelastus_hub.runtime.worker import HubWorker
+from pelastus_hub.settings import HubSettings
 
-from hub.checkpoint import Checkpoint
-from hub.families import FAMILIES
-from hub.registry import Registry
-from hub.settings import HubSettings
-from hub.worker import HubWorker
 from tests.unit.helpers import SCHEMAS, event, record
 from tests.unit.test_checkpoint import Broker
 

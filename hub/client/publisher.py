@@ -1,0 +1,248 @@
+"""Publish a department's events to the hub, checked by the hub's own rules first.
+
+A department system written in Python sends its events with a Publisher: it builds
+the CloudEvent, validates the exact record it will send with the hub's Validator
+(so a bad event fails in the sender, with the reason code the hub would have
+dead-lettered it for) and only then produces it to the department's input topic.
+
+    from datetime import UTC, datetime
+    from pelastus_hub.client.publisher import InvalidEvent, Publisher
+
+    async with Publisher("pirkanmaa", source="/pelastuslaitos/pirkanmaa/resource-system") as pub:
+        try:
+            await pub.publish("unit-status", {
+                "department": "pirkanmaa", "unit_id": "RPI487", "unit_type": "rescue_unit",
+                "status": "available_at_station", "station_id": "PI-4", "crew": 4,
+                "capabilities": ["smoke_diving"], "observed_at": datetime.now(UTC),
+            })
+        except InvalidEvent as error:
+            print(error.rejection.reason, error.rejection.message)
+
+The connection comes from HubSettings (PELASTUS_HUB_BOOTSTRAP_SERVERS and friends).
+A send the brokers refuse for a passing reason (no leader, broker unreachable, timed
+out) is retried with exponential backoff; one that still fails raises PublishError.
+"""
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Literal
+
+import orjson
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from aiokafka.structs import RecordMetadata
+from pelastus_hub.contract.envelope import STRUCTURED_CONTENT_TYPE, EventMode
+from pelastus_hub.contract.records import Record, Rejection
+from pelastus_hub.contract.registry import Registry
+from pelastus_hub.contract.topics import input_topic
+from pelastus_hub.contract.validator import Validator
+from pelastus_hub.families import FAMILIES
+from pelastus_hub.runtime.retry import failure_reason, is_retriable, retry_delay
+from pelastus_hub.settings import HubSettings
+from pydantic import BaseModel
+
+Headers = list[tuple[str, bytes]]
+OutgoingRecord = tuple[str, bytes | None, bytes, Headers]  # topic, key, value, headers
+
+
+class InvalidEvent(ValueError):
+    """The hub would reject this event; `rejection` has its reason code and message."""
+
+    def __init__(self, rejection: Rejection) -> None:
+        super().__init__(f"{rejection.reason}: {rejection.message}")
+        self.rejection = rejection
+
+
+class PublishError(Exception):
+    """The brokers did not take an event, after all retries the error allowed.
+
+    `topic` is where it was going, `attempts` how often it was sent, `error` the
+    last aiokafka error (also the exception's __cause__).
+    """
+
+    def __init__(self, topic: str, attempts: int, error: BaseException) -> None:
+        tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
+        super().__init__(f"could not publish to {topic} ({tries}): {failure_reason(error)}")
+        self.topic, self.attempts, self.error = topic, attempts, error
+
+
+class Publisher:
+    """Publishes a department's events to the hub, validated before they leave."""
+
+    def __init__(
+        self,
+        department: str,
+        *,
+        source: str,
+        settings: HubSettings | None = None,
+        registry: Registry | None = None,
+        producer_options: dict[str, Any] | None = None,
+        retries: int = 5,
+        retry_backoff_seconds: float = 0.5,
+        max_retry_backoff_seconds: float = 10.0,
+    ) -> None:
+        """`source` is the CloudEvents source of this system, e.g.
+        "/pelastuslaitos/<department>/resource-system"; with each event id it must be
+        unique. `producer_options` are further AIOKafkaProducer arguments (e.g.
+        linger_ms, client_id, request_timeout_ms); acks="all" and idempotence always
+        stay on.
+
+        Retries: aiokafka's idempotent producer itself resends an event it has taken
+        until the brokers acknowledge it, so during a broker outage publish() mostly
+        waits; wrap it in asyncio.timeout() to bound that (an event cut short so may
+        still arrive later). What fails is handing the event over: when the producer
+        cannot get the topic's partitions, or its buffer for the partition stays
+        full, for aiokafka's request timeout (request_timeout_ms, 40 s by default).
+        Such a retriable failure (is_retriable) is sent again up to `retries` times,
+        after `retry_backoff_seconds`, doubled for every further retry up to
+        `max_retry_backoff_seconds`: by default 5 retries, after 0.5, 1, 2, 4 and 8 s,
+        which with the 40 s request timeout ride out some four minutes.
+        """
+        if retries < 0 or retry_backoff_seconds < 0 or max_retry_backoff_seconds < 0:
+            raise ValueError("retries and retry backoffs cannot be negative")
+        self.retries = retries
+        self.retry_backoff_seconds = retry_backoff_seconds
+        self.max_retry_backoff_seconds = max_retry_backoff_seconds
+        self.settings = settings or HubSettings()
+        self.registry = registry or Registry.load(self.settings.schemas_dir)
+        if department not in self.registry.codes:
+            known = ", ".join(sorted(self.registry.codes))
+            raise ValueError(f"department {department!r} is not in the registry; known: {known}")
+        self.department = department
+        self.source = source
+        self.validator = Validator.from_settings(self.registry, self.settings)
+        # Duplicates or reordering on a retry would reach the hub as the department's
+        # own mistakes, so these two are not options.
+        self._producer_options: dict[str, Any] = {
+            **self.settings.kafka_options(),
+            **(producer_options or {}),
+            "acks": "all",
+            "enable_idempotence": True,
+        }
+        self._producer: AIOKafkaProducer | None = None
+
+    async def __aenter__(self) -> "Publisher":
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Connect to the brokers."""
+        if self._producer is not None:
+            raise RuntimeError("the publisher is already started")
+        producer = AIOKafkaProducer(**self._producer_options)
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()  # a failed start leaves connections open otherwise
+            raise
+        self._producer = producer
+
+    async def stop(self) -> None:
+        """Send what is pending and disconnect; a stopped publisher may be started again."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await producer.stop()
+
+    async def publish(
+        self,
+        family: str,
+        data: dict[str, Any] | BaseModel,
+        *,
+        event_id: str | None = None,
+        time: datetime | None = None,
+        mode: EventMode = "actual",
+        content_mode: Literal["structured", "binary"] = "structured",
+    ) -> RecordMetadata:
+        """Send one event and wait for the brokers' acknowledgement.
+
+        `data` is the event's data: a dict (datetimes in it are sent as RFC 3339) or
+        an instance of the family's model. `event_id` defaults to a new UUID, `time`
+        (the CloudEvents time, when the event was created) to now. `mode` marks exercise
+        and test events, which never count as real capability. Raises InvalidEvent,
+        sending nothing, if the hub would reject the event, and PublishError if the
+        brokers did not take it after the retries (see the constructor).
+
+        Publishes awaited one after another reach the hub in order. Concurrent ones of
+        the same entity may be reordered when one of them is retried: await each in
+        turn where the order matters.
+        """
+        if self._producer is None:
+            raise RuntimeError("start the publisher first (await start() or async with)")
+        topic, key, value, headers = self.build(
+            family, data, event_id=event_id, time=time, mode=mode, content_mode=content_mode
+        )
+        attempt = 1
+        while True:
+            try:
+                return await self._producer.send_and_wait(topic, value, key, headers=headers)
+            except KafkaError as error:
+                if attempt > self.retries or not is_retriable(error):
+                    raise PublishError(topic, attempt, error) from error
+            await asyncio.sleep(
+                retry_delay(attempt, self.retry_backoff_seconds, self.max_retry_backoff_seconds)
+            )
+            attempt += 1
+
+    def build(
+        self,
+        family: str,
+        data: dict[str, Any] | BaseModel,
+        *,
+        event_id: str | None = None,
+        time: datetime | None = None,
+        mode: EventMode = "actual",
+        content_mode: Literal["structured", "binary"] = "structured",
+    ) -> OutgoingRecord:
+        """The record publish() sends, validated: (topic, key, value, headers).
+
+        Sends nothing; raises InvalidEvent with the hub's rejection, or ValueError for
+        a family the hub does not know.
+        """
+        known = FAMILIES.get(family)
+        if known is None:
+            raise ValueError(f"unknown family {family!r}; known: {', '.join(sorted(FAMILIES))}")
+        if isinstance(data, BaseModel):
+            # Fields never given stay out: absent and null differ where a schema allows no null.
+            data = data.model_dump(mode="json", exclude_unset=True)
+        attributes = {
+            "specversion": "1.0",
+            "id": event_id if event_id is not None else str(uuid.uuid4()),
+            "source": self.source,
+            "type": f"fi.pelastus.{family}.v{max(known.models)}",
+            "time": (time or datetime.now(UTC)).isoformat(),
+        }
+        if mode != "actual":  # absent means actual, as for departments' own producers
+            attributes["mode"] = mode
+        if content_mode == "structured":
+            value = orjson.dumps(
+                {**attributes, "datacontenttype": "application/json", "data": data}
+            )
+            headers = [("content-type", STRUCTURED_CONTENT_TYPE.encode())]
+        elif content_mode == "binary":
+            # Kafka protocol binding: attributes as ce_* headers, datacontenttype as content-type.
+            value = orjson.dumps(data)
+            headers = [(f"ce_{name}", v.encode()) for name, v in attributes.items()]
+            headers.append(("content-type", b"application/json"))
+        else:
+            raise ValueError(f"content_mode must be 'structured' or 'binary', not {content_mode!r}")
+        # A key that is missing or not a string makes the data invalid anyway, and the
+        # Validator reports the schema error before it would look at the key.
+        entity_id = data.get(known.key_field)
+        key = entity_id.encode() if isinstance(entity_id, str) else None
+        record = Record(input_topic(self.department, family), key, value, headers)
+        # Exactly the hub's check, so the publisher is never stricter or more lenient than
+        # the hub; only the event-time check runs against this machine's clock.
+        outcome = self.validator.validate(record, self.department, known, datetime.now(UTC))
+        if isinstance(outcome, Rejection):
+            raise InvalidEvent(outcome)
+        return record.topic, record.key, record.value, record.headers

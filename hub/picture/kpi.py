@@ -1,0 +1,281 @@
+"""Response-time KPIs per department in tumbling event-time windows: pure functions.
+
+An incident belongs to the windows that hold its alarm time (the earliest opened
+event's occurred_at): one hour (UTC-aligned; Finnish hours are whole-hour offsets)
+and one day (a calendar day in the configured time zone, Europe/Helsinki by default,
+so 23 or 25 hours at the daylight-saving changes).
+
+Per window: the urgent incidents (urgency A or B), those a unit reached, the median
+and 90th percentile of the first unit's response time (first unit_on_scene minus the
+alarm), and the share that met its risk class's target; risk class IV (no single
+target) and an unknown class are reported apart, never in the share.
+
+Percentiles are nearest-rank: the q-th percentile of n sorted values is the value at
+rank ceil(q * n), so it is always one of the measured times (the median of an even
+count is the lower middle one).
+
+A window closes when the department's stream time (its newest incident event time)
+has passed the window's end by the grace; its result is then final, published once,
+and later events do not change it.
+"""
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pelastus_hub.families.incident import IncidentState
+
+KPI_SCHEMA = "fi.pelastus.kpi.v1"
+KINDS = ("hour", "day")
+URGENT = frozenset({"A", "B"})
+TARGETED = ("I", "II", "III")
+RISK_GROUPS = (*TARGETED, "IV", "unknown")
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    kind: str  # hour or day
+    start: datetime
+    end: datetime
+
+    @property
+    def key(self) -> str:
+        """'hour/2026-11-28T07:00:00+00:00': the window's name in keys and the API."""
+        return f"{self.kind}/{self.start.isoformat()}"
+
+
+CALENDAR_START = datetime.min.replace(tzinfo=UTC)
+CALENDAR_END = datetime.max.replace(tzinfo=UTC)
+CALENDAR_EDGE = timedelta(days=2)
+
+
+class Windows:
+    """Which windows an alarm time falls in."""
+
+    def __init__(self, zone: str) -> None:
+        self.zone = ZoneInfo(zone)
+
+    def of(self, alarm: datetime) -> tuple[Window, ...]:
+        """The hour and the day that hold the alarm; none for an alarm within two days of
+        the ends of the calendar (years 1 and 9999), whose day cannot be named: such an
+        incident is valid, but counts in no KPI."""
+        if not CALENDAR_START + CALENDAR_EDGE <= alarm <= CALENDAR_END - CALENDAR_EDGE:
+            return ()
+        utc = alarm.astimezone(ZoneInfo("UTC"))
+        hour = utc.replace(minute=0, second=0, microsecond=0)
+        local = alarm.astimezone(self.zone).date()
+        day = datetime(local.year, local.month, local.day, tzinfo=self.zone)
+        following = local + timedelta(days=1)
+        next_day = datetime(following.year, following.month, following.day, tzinfo=self.zone)
+        return (
+            Window("hour", hour, hour + timedelta(hours=1)),
+            Window("day", day.astimezone(ZoneInfo("UTC")), next_day.astimezone(ZoneInfo("UTC"))),
+        )
+
+    def named(self, kind: str, start: datetime) -> Window:
+        """The window of this kind that holds start (a window key's start names its own)."""
+        windows = self.of(start)
+        if not windows:
+            raise ValueError(f"no {kind} window can be named for {start.isoformat()}")
+        hour, day = windows
+        return hour if kind == "hour" else day
+
+
+def result_key(document: dict[str, Any]) -> str:
+    """'pirkanmaa/hour/2026-11-28T07:00:00+00:00': a result's key, on national.kpi too."""
+    window = document["window"]
+    return f"{document['department']}/{window['kind']}/{window['start']}"
+
+
+def nearest_rank(values: list[float], q: float) -> float | None:
+    """The q-th percentile (0 < q <= 1) by nearest rank; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(q * len(ordered))) - 1]
+
+
+def response_seconds(incident: IncidentState) -> float | None:
+    """First unit on scene minus the alarm; None until a unit is there, and None for an
+    arrival before the alarm, which no clock could measure: a data error, not a response."""
+    if incident.opened is None:
+        return None
+    arrivals = [on_scene for _, on_scene in incident.units.values() if on_scene is not None]
+    if not arrivals:
+        return None
+    seconds = (min(arrivals) - incident.opened[0]).total_seconds()
+    return seconds if seconds >= 0 else None
+
+
+def result(
+    department: str,
+    window: Window,
+    incidents: Iterable[IncidentState],
+    targets: dict[str, float],
+    final: bool,
+    now: datetime,
+    grace_seconds: float,
+) -> dict[str, Any]:
+    """The KPIs of one department's window, from the incidents whose alarm falls in it."""
+    groups: dict[str, list[float | None]] = {group: [] for group in RISK_GROUPS}
+    for incident in incidents:
+        if incident.attribute("urgency") in URGENT:
+            risk = incident.attribute("risk_class")
+            groups[risk if risk in groups else "unknown"].append(response_seconds(incident))
+    by_risk = {
+        group: _group(times, targets.get(group) if group in TARGETED else None)
+        for group, times in groups.items()
+    }
+    every = [t for times in groups.values() for t in times if t is not None]
+    measured = sum(by_risk[g]["responded"] for g in TARGETED)
+    met = sum(by_risk[g]["met"] for g in TARGETED)
+    return {
+        "schema": KPI_SCHEMA,
+        "department": department,
+        "window": {
+            "kind": window.kind,
+            "start": window.start.isoformat(),
+            "end": window.end.isoformat(),
+        },
+        "final": final,
+        "generated_at": now.isoformat(),
+        "grace_seconds": grace_seconds,
+        "urgent_incidents": sum(len(times) for times in groups.values()),
+        "responded": len(every),
+        "median_seconds": nearest_rank(every, 0.5),
+        "p90_seconds": nearest_rank(every, 0.9),
+        "target_met_share": round(met / measured, 4) if measured else None,
+        "by_risk_class": by_risk,
+    }
+
+
+def _group(times: list[float | None], target: float | None) -> dict[str, Any]:
+    measured = [t for t in times if t is not None]
+    met = sum(t <= target for t in measured) if target is not None else None
+    return {
+        "incidents": len(times),
+        "responded": len(measured),
+        "median_seconds": nearest_rank(measured, 0.5),
+        "p90_seconds": nearest_rank(measured, 0.9),
+        "target_seconds": target,
+        "met": met,
+        "met_share": round(met / len(measured), 4) if met is not None and measured else None,
+    }
+
+
+class KpiBook:
+    """The windows closed so far and their final results, and which close next.
+
+    The leading worker closes windows (due); every worker learns of closures from
+    national.kpi (record_final), so that whichever processes an event for a closed
+    window can tell the department it came too late to count.
+    """
+
+    def __init__(self, windows: Windows, grace_seconds: float, targets: dict[str, float]) -> None:
+        self.windows = windows
+        self.grace = timedelta(seconds=grace_seconds)
+        self.targets = targets
+        self.finals: dict[str, dict[str, Any]] = {}  # "<department>/<window key>" -> result
+        # Each department's stream time when its closings were last published: a window
+        # that ended (plus grace) before it closed then, with or without a result.
+        self.horizon: dict[str, datetime] = {}
+        self._looked: dict[str, datetime] = {}  # the stream times of the last due()
+
+    def record_final(self, document: dict[str, Any]) -> None:
+        self.finals[result_key(document)] = document
+
+    def forget(self, document: dict[str, Any]) -> None:
+        """A final result that could not be published after all: the window is open again."""
+        self.finals.pop(result_key(document), None)
+
+    def is_late(self, department: str, alarm: datetime) -> bool:
+        """Whether a window of this alarm time has closed already."""
+        return any(self._closed(department, w) for w in self.windows.of(alarm))
+
+    def _closed(self, department: str, window: Window) -> bool:
+        """Published as final, or closed empty (no incident when it closed)."""
+        horizon = self.horizon.get(department)
+        return f"{department}/{window.key}" in self.finals or (
+            horizon is not None and horizon >= window.end + self.grace
+        )
+
+    def due(
+        self, incidents: Iterable[IncidentState], departments: Iterable[str], now: datetime
+    ) -> list[dict[str, Any]]:
+        """Final results of the windows that close now, each recorded as final here."""
+        incidents = [i for i in incidents if i.mode == "actual"]
+        grouped = self.group(incidents, departments)
+        # A department's stream time: the newest event time of any of its incidents.
+        stream_time: dict[str, datetime] = {}
+        for incident in incidents:
+            seen = stream_time.get(incident.department)
+            if incident.last_event_at and (seen is None or incident.last_event_at > seen):
+                stream_time[incident.department] = incident.last_event_at
+        closing = []
+        for (department, key), (window, members) in sorted(grouped.items()):
+            closes = window.end + self.grace
+            if f"{department}/{key}" in self.finals or stream_time[department] < closes:
+                continue
+            seen = self.horizon.get(department)
+            if seen is not None and seen >= closes:
+                continue  # it closed empty before: its incidents all came late
+            document = self.result(department, window, members, True, now)
+            self.record_final(document)
+            closing.append(document)
+        self._looked = stream_time
+        return closing
+
+    def published(self) -> None:
+        """The last due()'s results are out: what closed then stays closed."""
+        self.horizon.update(self._looked)
+
+    def retired(self, incidents: Iterable[IncidentState]) -> list[IncidentState]:
+        """Real incidents no KPI or snapshot needs any more: ended ones whose windows are
+        final, and ones never opened whose last event lies in final windows (as a late
+        event for an incident already retired would make)."""
+        retired = []
+        for incident in incidents:
+            if incident.mode != "actual":
+                continue
+            if incident.opened is not None:
+                if incident.ended is None:
+                    continue
+                when = incident.opened[0]
+            elif incident.last_event_at is not None:
+                when = incident.last_event_at
+            else:
+                continue
+            if all(self._closed(incident.department, w) for w in self.windows.of(when)):
+                retired.append(incident)
+        return retired
+
+    def group(
+        self, incidents: Iterable[IncidentState], departments: Iterable[str]
+    ) -> dict[tuple[str, str], tuple[Window, list[IncidentState]]]:
+        """Real incidents with an alarm time, by (department, window key)."""
+        codes = set(departments)
+        grouped: dict[tuple[str, str], tuple[Window, list[IncidentState]]] = {}
+        for incident in incidents:
+            if incident.mode != "actual" or incident.opened is None:
+                continue
+            if incident.department not in codes:
+                continue
+            for window in self.windows.of(incident.opened[0]):
+                entry = grouped.setdefault((incident.department, window.key), (window, []))
+                entry[1].append(incident)
+        return grouped
+
+    def result(
+        self,
+        department: str,
+        window: Window,
+        incidents: Iterable[IncidentState],
+        final: bool,
+        now: datetime,
+    ) -> dict[str, Any]:
+        return result(
+            department, window, incidents, self.targets, final, now, self.grace.total_seconds()
+        )

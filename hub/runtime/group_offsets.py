@@ -1,0 +1,29 @@
+"""Where a consumer group's committed offsets live, and when they can be trusted.
+
+A batch's offsets are committed in its transaction (pelastus_hub.runtime.checkpoint), and the group
+coordinator makes them readable only once the broker has written the transaction's
+markers, a moment after the commit. An offset fetch in that moment returns the offsets
+before it, and a partition assigned then would be processed twice from there. Newer
+brokers can refuse such a fetch (KIP-447's require_stable); aiokafka does not ask for
+it. So a worker waits after each rebalance until no transaction is open before the end
+of its group's partition of __consumer_offsets (read committed, the end is the last
+stable offset), and only then reads its committed offsets.
+"""
+
+OFFSETS_TOPIC = "__consumer_offsets"
+
+
+def java_string_hash(text: str) -> int:
+    """Java's String.hashCode, over UTF-16 code units, as a signed 32-bit integer."""
+    units = text.encode("utf-16-be")
+    value = 0
+    for i in range(0, len(units), 2):
+        value = (31 * value + int.from_bytes(units[i : i + 2], "big")) & 0xFFFFFFFF
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+def group_partition(group_id: str, partitions: int) -> int:
+    """The partition of __consumer_offsets that holds the group's offsets, as the broker
+    picks it (Utils.abs(groupId.hashCode()) % partitions)."""
+    code = java_string_hash(group_id)
+    return (0 if code == -(1 << 31) else abs(code)) % partitions

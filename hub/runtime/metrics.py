@@ -1,0 +1,95 @@
+"""Prometheus metrics of one worker, in a registry of its own.
+
+Names follow Prometheus conventions: prefix pelastus_hub_, base units, counters
+ending in _total. Every label value comes from a closed set (registry
+departments, families, outcomes, reason and warning codes, unit types, status classes).
+"""
+
+from datetime import datetime
+
+from pelastus_hub.pipeline.batch import BatchResult
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+
+
+class HubMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.records = Counter(
+            "pelastus_hub_records_total",
+            "Consumed input records by outcome: accepted, duplicate, stale or dead_lettered.",
+            ["department", "family", "outcome"],
+            registry=r,
+        )
+        self.dead_letters = Counter(
+            "pelastus_hub_dead_letters_total",
+            "Records sent to the dead-letter topic, by reason code.",
+            ["department", "reason"],
+            registry=r,
+        )
+        self.warnings = Counter(
+            "pelastus_hub_warnings_total",
+            "Accepted records the department was warned about, by warning code.",
+            ["department", "family", "warning"],
+            registry=r,
+        )
+        self.batch_seconds = Histogram(
+            "pelastus_hub_batch_processing_seconds",
+            "Time to process one consumed batch, from validation to committed offsets.",
+            buckets=BATCH_BUCKETS,
+            registry=r,
+        )
+        self.event_lag = Gauge(
+            "pelastus_hub_event_lag_seconds",
+            "Processing time minus the event time of the newest accepted event in the "
+            "department's latest batch.",
+            ["department"],
+            registry=r,
+        )
+        self.units = Gauge(
+            "pelastus_hub_units",
+            "Units in the latest snapshot by department, unit type and status class.",
+            ["department", "unit_type", "status_class"],
+            registry=r,
+        )
+        self.last_event = Gauge(
+            "pelastus_hub_last_event_timestamp_seconds",
+            "Latest event time among the department's units in the latest snapshot, Unix seconds.",
+            ["department"],
+            registry=r,
+        )
+        self.snapshots = Counter(
+            "pelastus_hub_snapshots_published_total",
+            "Capability snapshots published.",
+            registry=r,
+        )
+        self.kpi_windows = Counter(
+            "pelastus_hub_kpi_windows_closed_total",
+            "KPI windows closed and their final results published (leading worker).",
+            registry=r,
+        )
+        self.state_entities = Gauge(
+            "pelastus_hub_state_entities",
+            "Units, incidents and stations in this worker's state; incidents until retired.",
+            ["family"],
+            registry=r,
+        )
+        self.snapshot_sequence = Gauge(
+            "pelastus_hub_snapshot_sequence",
+            "Sequence number of the latest published snapshot.",
+            registry=r,
+        )
+
+    def record_batch(self, result: BatchResult, now: datetime, seconds: float) -> None:
+        # Counted once per label set per batch, not per record: the hot path stays cheap.
+        for (department, family, outcome), count in result.outcomes.items():
+            self.records.labels(department, family, outcome).inc(count)
+        for letter in result.dead_letters:
+            self.dead_letters.labels(letter.department, letter.rejection.reason).inc()
+        for warned in result.warnings:
+            self.warnings.labels(warned.department, warned.family, warned.code).inc()
+        for department, newest in result.newest.items():
+            self.event_lag.labels(department).set((now - newest).total_seconds())
+        self.batch_seconds.observe(seconds)

@@ -1,0 +1,140 @@
+"""Operators' HTTP endpoints on the Faust web server."""
+
+from datetime import datetime
+from typing import Any
+
+import faust
+from faust.web import Request, Response, View
+from pelastus_hub.contract.registry import Registry
+from pelastus_hub.picture.kpi import KINDS
+from pelastus_hub.runtime.worker import HubWorker
+from pelastus_hub.state.store import Outcome
+from prometheus_client import generate_latest
+
+# Prometheus text format 0.0.4 (UTF-8 by definition); aiohttp refuses a charset parameter here.
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
+
+
+def add_routes(app: faust.App, worker: HubWorker, registry: Registry) -> None:
+    @app.page("/healthz")
+    async def healthz(web: View, request: Request) -> Response:
+        # Down only when the worker cannot recover: the process is about to exit, and
+        # an orchestrator should restart it. A broker outage is no reason to restart.
+        if worker.crashed:
+            return web.json(
+                {"status": "crashed", "reason": repr(worker.crash_reason)[:300]}, status=500
+            )
+        return web.json({"status": "ok"})
+
+    @app.page("/readyz")
+    async def readyz(web: View, request: Request) -> Response:
+        body = {
+            "ready": worker.ready,
+            "state_restored": worker.restored,
+            "partitions_assigned": len(worker.assigned),
+            "broker_reachable": worker.broker.reachable,
+        }
+        if worker.broker.problem:
+            body["broker_problem"] = worker.broker.problem
+        return web.json(body, status=200 if worker.ready else 503)
+
+    @app.page("/api/v1/accounting")
+    async def accounting(web: View, request: Request) -> Response:
+        partitions = []
+        for tp, counts in sorted(worker.accounting.items()):
+            partitions.append(
+                {
+                    "topic": tp.topic,
+                    "partition": tp.partition,
+                    "consumed": counts["consumed"],
+                    **{outcome.value: counts[outcome.value] for outcome in Outcome},
+                    "next_offset": counts["next_offset"],
+                }
+            )
+        return web.json({"since": worker.started_at, "partitions": partitions})
+
+    @app.page("/metrics")
+    async def metrics(web: View, request: Request) -> Response:
+        return web.bytes(
+            generate_latest(worker.metrics.registry), content_type=METRICS_CONTENT_TYPE
+        )
+
+    @app.page("/api/v1/capability")
+    async def capability(web: View, request: Request) -> Response:
+        document = worker.latest_snapshot
+        if document is None:
+            return _no_snapshot(web)
+        return web.json(document)
+
+    @app.page("/api/v1/capability/{department}")
+    async def department_capability(web: View, request: Request, department: str) -> Response:
+        if department not in registry.codes:
+            return web.json(
+                {
+                    "error": "unknown_department",
+                    "message": f"no department '{department}' in the registry; "
+                    f"known: {', '.join(sorted(registry.codes))}",
+                },
+                status=404,
+            )
+        document = worker.latest_snapshot
+        if document is None:
+            return _no_snapshot(web)
+        body: dict[str, Any] = {
+            "schema": document["schema"],
+            "sequence": document["sequence"],
+            "generated_at": document["generated_at"],
+            "department": department,
+            **document["departments"][department],
+        }
+        return web.json(body)
+
+    _add_kpi_route(app, worker, registry)
+
+
+def _add_kpi_route(app: faust.App, worker: HubWorker, registry: Registry) -> None:
+    @app.page("/api/v1/kpi")
+    async def kpi(web: View, request: Request) -> Response:
+        query = request.query
+        department = query.get("department")
+        kind = query.get("window", "hour")
+        if department not in registry.codes:
+            return _error(
+                web,
+                "unknown_department",
+                f"department={department!r}: give one of {', '.join(sorted(registry.codes))}",
+                404 if department else 400,
+            )
+        if kind not in KINDS:
+            return _error(web, "bad_window", f"window={kind!r}: give hour or day", 400)
+        start = None
+        if "start" in query:
+            try:
+                start = datetime.fromisoformat(query["start"])
+            except ValueError:
+                start = None
+            if start is None or start.tzinfo is None:
+                return _error(
+                    web,
+                    "bad_start",
+                    f"start={query['start']!r}: give an ISO 8601 time with a UTC offset",
+                    400,
+                )
+        try:
+            document = worker.kpi(department, kind, start)
+        except ValueError as error:  # a start at the very ends of the calendar
+            return _error(web, "bad_start", str(error), 400)
+        if document is None:
+            return _error(web, "no_kpi_yet", f"no incident of {department} in any {kind} yet", 404)
+        return web.json(document)
+
+
+def _error(web: View, error: str, message: str, status: int) -> Response:
+    return web.json({"error": error, "message": message}, status=status)
+
+
+def _no_snapshot(web: View) -> Response:
+    return web.json(
+        {"error": "no_snapshot_yet", "message": "no capability snapshot published yet; retry soon"},
+        status=503,
+    )

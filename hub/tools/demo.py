@@ -1,0 +1,236 @@
+"""`pelastus-hub run`: a local broker, one worker and simulated traffic, until Ctrl-C.
+
+The worker and the simulator run as child processes, exactly as an operator
+would run them, with the broker's address in their environment. Their logs go
+to files under .run/; the terminal gets a status line from the hub's own API.
+Ctrl-C or SIGTERM stops the simulator, the worker and the broker, in that order,
+each with SIGTERM, and with SIGKILL only if it has not ended in STOP_TIMEOUT_SECONDS.
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from pelastus_hub.settings import HubSettings
+from pelastus_hub.tools import RUN_DIR
+from pelastus_hub.tools.localkafka import LocalKafka, LocalKafkaError
+from prometheus_client.parser import text_string_to_metric_families
+
+READY_TIMEOUT_SECONDS = 120.0
+# Both children end within seconds of SIGTERM; the simulator waits at most 15 s for the
+# broker to take its last messages (hub.simulate.STOP_FLUSH_SECONDS).
+STOP_TIMEOUT_SECONDS = 30.0
+LOG_DIR = RUN_DIR
+
+
+def _say(line: str) -> None:
+    print(f"[pelastus-hub] {line}", file=sys.stderr, flush=True)
+
+
+def wait_ready(base_url: str, worker: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            raise RuntimeError(f"the worker exited with code {worker.returncode} before ready")
+        try:
+            with urllib.request.urlopen(f"{base_url}/readyz", timeout=2) as response:
+                if json.load(response).get("ready"):
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"the worker was not ready within {timeout:.0f} s")
+
+
+def status_line(base_url: str, worker_pid: int | None = None) -> str:
+    """What the hub publishes now, as an operator would read it off the API; with the
+    worker's pid, also its memory, lag and state (the soak's figures)."""
+    try:
+        with urllib.request.urlopen(f"{base_url}/api/v1/capability", timeout=2) as response:
+            snapshot = json.load(response)
+        with urllib.request.urlopen(f"{base_url}/metrics", timeout=2) as response:
+            metrics = response.read().decode().splitlines()
+    except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
+        return f"no snapshot yet ({error})"
+    outcomes: dict[str, float] = {}
+    lags, held = [0.0], {}
+    for family in text_string_to_metric_families("\n".join(metrics)):
+        for sample in family.samples:
+            if sample.name == "pelastus_hub_records_total":
+                outcome = sample.labels["outcome"]
+                outcomes[outcome] = outcomes.get(outcome, 0) + sample.value
+            elif sample.name == "pelastus_hub_event_lag_seconds":
+                lags.append(sample.value)
+            elif sample.name == "pelastus_hub_state_entities":
+                held[sample.labels["family"]] = sample.value
+    national = snapshot["national"]
+    reporting = sum(1 for view in snapshot["departments"].values() if view["units"])
+    counted = ", ".join(f"{name} {count:.0f}" for name, count in sorted(outcomes.items()))
+    ready = national["readiness"]
+    return (
+        f"snapshot {snapshot['sequence']}: {national['units']} units from {reporting} departments, "
+        f"{national['available']} available, {national['committed']} committed, strain "
+        f"{national['strain']}; {national['incidents']['open']} open incidents; "
+        f"{ready['firefighters'] + ready['officers'] + ready['ems']} on duty and "
+        f"{ready['volunteers_available']} volunteers at {ready['stations']} stations; "
+        f"records: {counted}"
+        + (
+            ""
+            if worker_pid is None
+            else f"; worker RSS {resident_mib(worker_pid):.0f} MiB, event lag {max(lags):.1f} s, "
+            f"state {', '.join(f'{n:.0f} {f}' for f, n in sorted(held.items()))}"
+        )
+    )
+
+
+def resident_mib(pid: int) -> float:
+    """A process's resident memory (Linux), in MiB; 0 where /proc cannot tell."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    kib = next((line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    return int(kib) / 1024
+
+
+def _default_signals() -> None:
+    # Runs in the child between fork and exec. A disposition of SIG_IGN survives exec,
+    # and a demo started in the background by a non-interactive shell has SIGINT ignored:
+    # the children must still stop on the signals the demo stops them with.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    # Its own session: Ctrl-C reaches this process only, which then stops the children
+    # in order (simulator, worker, broker). Popen's restore_signals covers SIGPIPE and
+    # SIGXFSZ only, hence _default_signals (the demo starts no threads, so a preexec_fn
+    # is safe).
+    with log.open("wb") as output:
+        return subprocess.Popen(
+            command,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_default_signals,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _stop(process: subprocess.Popen[bytes] | None, name: str) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()  # both children shut down cleanly on SIGTERM
+    try:
+        process.wait(timeout=STOP_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        _say(f"{name} did not stop within {STOP_TIMEOUT_SECONDS:g} s of SIGTERM; killing it")
+        process.kill()
+        process.wait()
+
+
+def _summary(log: Path) -> str | None:
+    """The simulator's last summary line ("done: ..." or "stopped: ...") in its log."""
+    with log.open(errors="replace") as lines:
+        found = [line.rstrip() for line in lines if line.startswith(("done: ", "stopped: "))]
+    return found[-1] if found else None
+
+
+def _stop_requested(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops the demo as Ctrl-C does
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    settings = HubSettings()
+    kafka = LocalKafka(progress=_say)
+    worker = simulator = None
+    worker_log, simulator_log = LOG_DIR / "demo-worker.log", LOG_DIR / "demo-simulator.log"
+    # SIGINT keeps the disposition the demo inherited: a shell that started it in the
+    # background with SIGINT ignored wants it so.
+    signal.signal(signal.SIGTERM, _stop_requested)
+    try:
+        _say("starting the local Kafka broker")
+        bootstrap = kafka.start()
+        _say(f"kafka ready at {bootstrap}")
+        env = {**os.environ, "PELASTUS_HUB_BOOTSTRAP_SERVERS": bootstrap}
+        command = [sys.executable, "-m", "pelastus_hub.cli"]
+        LOG_DIR.mkdir(exist_ok=True)
+        worker = _start([*command, "worker"], env, worker_log)
+        _say(f"worker starting (log: {worker_log})")
+        base_url = f"http://{settings.web_host}:{settings.web_port}"
+        wait_ready(base_url, worker, READY_TIMEOUT_SECONDS)
+        simulation = [
+            "simulate",
+            f"--seed={args.seed}",
+            f"--rate={args.rate}",
+            f"--invalid-share={args.invalid_share}",
+            f"--duplicate-share={args.duplicate_share}",
+            f"--out-of-order-share={args.out_of_order_share}",
+            f"--binary-share={args.binary_share}",
+            f"--send-retries={args.send_retries}",
+            f"--retry-backoff={args.retry_backoff}",
+        ]
+        if args.count is not None:
+            simulation.append(f"--count={args.count}")
+        simulator = _start([*command, *simulation], env, simulator_log)
+        _say(
+            "the hub is running; look at\n"
+            f"    {base_url}/api/v1/capability        national capability (JSON)\n"
+            f"    {base_url}/api/v1/capability/pirkanmaa\n"
+            f"    {base_url}/api/v1/kpi?department=pirkanmaa&window=hour   response times\n"
+            f"    {base_url}/metrics                  Prometheus metrics\n"
+            f"    {base_url}/readyz\n"
+            f"  kafka at {bootstrap}; topics national.capability, national.kpi, hub.dead-letter,"
+            " feedback.<code>\n"
+            f"  simulator log: {simulator_log}\n"
+            + (
+                "  Ctrl-C stops it all"
+                if args.duration is None
+                else f"  stopping after {args.duration:g} s (Ctrl-C stops it sooner)"
+            )
+        )
+        deadline = None if args.duration is None else time.monotonic() + args.duration
+        every = args.status_every
+        first_rss = None
+        next_status = time.monotonic() + every
+        while deadline is None or time.monotonic() < deadline:
+            if worker.poll() is not None:
+                _say(f"the worker exited with code {worker.returncode}; see {worker_log}")
+                return 1
+            if time.monotonic() >= next_status:
+                _say(status_line(base_url, worker.pid))
+                first_rss = first_rss or resident_mib(worker.pid)
+                next_status += every
+            time.sleep(0.5)
+        _say(status_line(base_url, worker.pid))
+        if first_rss:
+            _say(
+                f"worker RSS {first_rss:.0f} MiB at the first report, "
+                f"{resident_mib(worker.pid):.0f} MiB at the end"
+            )
+        return 0
+    except KeyboardInterrupt:
+        _say("stopping")
+        return 0
+    except (LocalKafkaError, RuntimeError) as error:
+        _say(f"error: {error}")
+        return 1
+    finally:
+        # Stopping now: a second Ctrl-C or SIGTERM must not cut this short and leave the
+        # broker running.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        _stop(simulator, "the simulator")
+        if simulator is not None and (summary := _summary(simulator_log)):
+            _say(f"simulator {summary}")
+        _stop(worker, "the worker")
+        kafka.stop()
+        _say("stopped")

@@ -112,7 +112,7 @@ class Publisher:
             raise ValueError(f"department {department!r} is not in the registry; known: {known}")
         self.department = department
         self.source = source
-        self.validator = Validator.from_settings(self.registry, self.settings)
+        self.validator = Validator.from_settings(self.registry, FAMILIES, self.settings)
         # Duplicates or reordering on a retry would reach the hub as the department's
         # own mistakes, so these two are not options.
         self._producer_options: dict[str, Any] = {

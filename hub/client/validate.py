@@ -19,7 +19,7 @@ from pelastus_hub.contract.records import Record, Rejection
 from pelastus_hub.contract.registry import Registry
 from pelastus_hub.contract.topics import input_topic
 from pelastus_hub.contract.validator import Validator
-from pelastus_hub.families import FAMILIES, UNIT_STATUS
+from pelastus_hub.families import FAMILIES
 from pelastus_hub.settings import HubSettings
 
 # Stands for "the department could not be told": never a registry code, so a payload
@@ -49,14 +49,17 @@ def check_message(
     now: datetime,
 ) -> dict[str, Any]:
     """The hub's verdict on one message, as a JSON-ready dict."""
-    family, payload = UNIT_STATUS, {}
+    # A message whose type names no family is judged as unit status: the validator then
+    # says what is wrong with its type.
+    fallback = FAMILIES["unit-status"]
+    family, payload = fallback, {}
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError:
         document = None  # the validator says what is wrong with it
     if isinstance(document, dict):
         parsed = parse_type(document.get("type")) if isinstance(document.get("type"), str) else None
-        family = FAMILIES.get(parsed[0], UNIT_STATUS) if parsed else UNIT_STATUS
+        family = FAMILIES.get(parsed[0], fallback) if parsed else fallback
         payload = document.get("data") if isinstance(document.get("data"), dict) else {}
     claimed = payload.get("department")
     if department is None:
@@ -92,7 +95,7 @@ def run_validate(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    validator = Validator.from_settings(registry, settings)
+    validator = Validator.from_settings(registry, FAMILIES, settings)
     now = datetime.now(UTC)
     results = []
     try:

@@ -7,7 +7,7 @@ field and what was expected.
 """
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,10 +19,10 @@ from pelastus_hub.contract.envelope import (
     binary_mode_event,
     parse_type,
 )
+from pelastus_hub.contract.family import FamilyContract as Family
 from pelastus_hub.contract.reasons import Reason
 from pelastus_hub.contract.records import InputRecord, Rejection, ValidEvent
 from pelastus_hub.contract.registry import Registry
-from pelastus_hub.families import FAMILIES, Family
 from pelastus_hub.settings import HubSettings
 from pydantic import BaseModel, ValidationError
 
@@ -67,11 +67,13 @@ class Validator:
     def __init__(
         self,
         registry: Registry,
+        families: Mapping[str, Family],
         max_message_bytes: int,
         max_clock_skew_seconds: float,
         max_header_bytes: int = 65536,
         max_json_depth: int = 32,
     ) -> None:
+        self.families = families
         self.departments = registry.codes
         self.municipalities = registry.municipality_codes
         self.max_message_bytes = max_message_bytes
@@ -80,9 +82,12 @@ class Validator:
         self.max_clock_skew = timedelta(seconds=max_clock_skew_seconds)
 
     @classmethod
-    def from_settings(cls, registry: Registry, settings: HubSettings) -> "Validator":
+    def from_settings(
+        cls, registry: Registry, families: Mapping[str, Family], settings: HubSettings
+    ) -> "Validator":
         return cls(
             registry,
+            families,
             settings.max_message_bytes,
             settings.max_clock_skew_seconds,
             settings.max_header_bytes,
@@ -111,7 +116,7 @@ class Validator:
             if "ce_specversion" in headers:
                 data = self._parse_object(value)
                 event = _event_from_dict(
-                    binary_mode_event(_check_ce_headers(headers), data), family
+                    binary_mode_event(_check_ce_headers(headers), data), family, self.families
                 )
             else:
                 event = None
@@ -121,7 +126,7 @@ class Validator:
                     with contextlib.suppress(ValidationError):
                         event = family.event_model.model_validate_json(value)
                 if event is None:
-                    event = _event_from_dict(self._parse_object(value), family)
+                    event = _event_from_dict(self._parse_object(value), family, self.families)
             return self._check_semantics(record, department, family, event, now)
         except _Reject as rejected:
             return Rejection(rejected.reason, rejected.message, rejected.event_id, rejected.pointer)
@@ -197,9 +202,9 @@ class Validator:
         return ValidEvent(event.source, event.id, data, entity_id, event_time, event.mode)
 
 
-def _event_from_dict(obj: dict[str, Any], family: Family) -> Any:
+def _event_from_dict(obj: dict[str, Any], family: Family, families: Mapping[str, Family]) -> Any:
     try:
-        return _check_event(obj, family)
+        return _check_event(obj, family, families)
     except _Reject as rejected:
         # Tell the department which of its events this was, whenever it can be told.
         event_id = obj.get("id")
@@ -208,7 +213,7 @@ def _event_from_dict(obj: dict[str, Any], family: Family) -> Any:
         raise
 
 
-def _check_event(obj: dict[str, Any], family: Family) -> Any:
+def _check_event(obj: dict[str, Any], family: Family, families: Mapping[str, Family]) -> Any:
     for attribute in (*REQUIRED_ATTRIBUTES, "data"):
         if attribute not in obj:
             raise _Reject(
@@ -222,15 +227,14 @@ def _check_event(obj: dict[str, Any], family: Family) -> Any:
     except ValidationError as error:
         raise _schema_reject(Reason.ENVELOPE_FIELD_INVALID, error) from None
     type_family, major = parse_type(envelope.type)  # type: ignore[misc]
-    known = FAMILIES.get(type_family)
-    if known is None:
+    if type_family not in families:
         raise _Reject(
             Reason.TYPE_UNKNOWN_FAMILY,
             f"/type: '{envelope.type}' names family '{type_family}', which is unknown; "
-            f"known families: {', '.join(sorted(FAMILIES))}",
+            f"known families: {', '.join(sorted(families))}",
             "/type",
         )
-    if known is not family:
+    if type_family != family.name:
         raise _Reject(
             Reason.TYPE_FAMILY_MISMATCH,
             f"/type: '{envelope.type}' is a {type_family} event but the topic carries "

@@ -14,19 +14,34 @@ Events are ordered by (occurred_at, event id, source). An event for an incident 
 `opened` has not been seen is accepted and kept, with a warning to the department.
 """
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-import orjson
+from pelastus_hub.contract.envelope import IncidentEvent
+from pelastus_hub.contract.incident import IncidentV1
 from pelastus_hub.contract.reasons import WarningCode
 from pelastus_hub.contract.records import ValidEvent
-from pelastus_hub.state.store import DEDUP_WINDOW, Outcome, entity_key
+from pelastus_hub.families.base import Family, Holdings, PicturePart
+from pelastus_hub.families.unit_status import NAME as UNIT_STATUS
+from pelastus_hub.families.unit_status import STATUS_CLASS, UnitState
+from pelastus_hub.state.codec import StateCodec
+from pelastus_hub.state.store import (
+    DEDUP_WINDOW,
+    Identity,
+    MergeStore,
+    Stamp,
+    StoreContext,
+    entity_key,
+    stamp_of,
+)
 
+NAME = "incident"
 ATTRIBUTES = ("incident_type", "urgency", "municipality_code", "risk_class", "grid_square")
 ENDS = frozenset({"closed", "cancelled"})
-
-Stamp = tuple[datetime, str, str]  # (occurred_at, event id, source): the order of events
+URGENCIES = ("A", "B", "C", "D")
 
 
 @dataclass(slots=True)
@@ -41,11 +56,15 @@ class IncidentState:
     units: dict[str, list[datetime | None]] = field(default_factory=dict)
     ended: tuple[datetime, str, str, str] | None = None  # (*stamp, closed or cancelled)
     last_event_at: datetime | None = None
-    recent_events: tuple[tuple[str, str], ...] = ()
+    recent_events: tuple[Identity, ...] = ()
 
     @property
     def key(self) -> str:
         return entity_key(self.department, self.incident_id, self.mode)
+
+    @property
+    def last_event_time(self) -> datetime | None:
+        return self.last_event_at
 
     @property
     def status(self) -> str:
@@ -62,7 +81,7 @@ class IncidentState:
     def from_event(cls, department: str, event: ValidEvent) -> "IncidentState":
         """What one event alone says of its incident."""
         data = event.data
-        stamp = (event.event_time, event.id, event.source)
+        stamp = stamp_of(event)
         state = cls(event.mode, department, event.entity_id)
         if data.event == "opened":
             state.opened = stamp
@@ -103,32 +122,6 @@ class IncidentState:
         merged = dict.fromkeys((*self.recent_events, *other.recent_events))
         self.recent_events = tuple(merged)[-DEDUP_WINDOW:]
 
-    def to_json(self) -> bytes:
-        return orjson.dumps(self)  # a dataclass; datetimes as RFC 3339
-
-    @classmethod
-    def from_json(cls, raw: bytes) -> "IncidentState":
-        obj = orjson.loads(raw)
-        parse = datetime.fromisoformat
-        state = cls(obj["mode"], obj["department"], obj["incident_id"])
-        if obj["opened"]:
-            when, event_id, source = obj["opened"]
-            state.opened = (parse(when), event_id, source)
-        state.attributes = {
-            name: (parse(when), event_id, source, value)
-            for name, (when, event_id, source, value) in obj["attributes"].items()
-        }
-        state.units = {
-            unit_id: [None if t is None else parse(t) for t in times]
-            for unit_id, times in obj["units"].items()
-        }
-        if obj["ended"]:
-            when, event_id, source, kind = obj["ended"]
-            state.ended = (parse(when), event_id, source, kind)
-        state.last_event_at = parse(obj["last_event_at"])
-        state.recent_events = tuple((i, s) for i, s in obj["recent_events"])
-        return state
-
 
 def _counts_for_kpis(event: ValidEvent, known: IncidentState | None) -> bool:
     """Whether the event could change a KPI result: an alarm, an arrival earlier than any
@@ -147,18 +140,13 @@ def _counts_for_kpis(event: ValidEvent, known: IncidentState | None) -> bool:
     )
 
 
-class IncidentStore:
-    def __init__(self, is_late: Callable[[str, datetime], bool] | None = None) -> None:
-        """`is_late(department, alarm time)`: whether a KPI window of that alarm has closed."""
-        self.incidents: dict[str, IncidentState] = {}
-        self._changed: set[str] = set()
-        self.is_late = is_late
-
-    def __len__(self) -> int:
-        return len(self.incidents)
+class IncidentStore(MergeStore[IncidentState]):
+    def __init__(self, context: StoreContext) -> None:
+        super().__init__(IncidentState)
+        self.is_late = context.is_late
 
     def warning(self, department: str, event: ValidEvent) -> WarningCode | None:
-        known = self.incidents.get(entity_key(department, event.entity_id, event.mode))
+        known = self.states.get(entity_key(department, event.entity_id, event.mode))
         alarm = known.opened[0] if known is not None and known.opened is not None else None
         if event.data.event == "opened" and (alarm is None or event.event_time < alarm):
             alarm = event.event_time
@@ -173,32 +161,68 @@ class IncidentStore:
             return WarningCode.LATE_FOR_KPI_WINDOW
         return None
 
-    def apply(self, department: str, event: ValidEvent) -> Outcome:
-        key = entity_key(department, event.entity_id, event.mode)
-        state = self.incidents.get(key)
-        if state is None:
-            self.incidents[key] = IncidentState.from_event(department, event)
-        elif (event.id, event.source) in state.recent_events:
-            return Outcome.DUPLICATE
-        else:
-            state.merge(IncidentState.from_event(department, event))
-        self._changed.add(key)
-        return Outcome.ACCEPTED
 
-    def forget(self, key: str) -> None:
-        self.incidents.pop(key, None)
-        self._changed.discard(key)
+def incident_view(incidents: Iterable[IncidentState], units: Iterable[UnitState]) -> dict[str, Any]:
+    """Incidents not yet ended, counted and listed with the units committed to them
+    (units whose status is committed and whose incident_id names the incident)."""
+    committed: dict[str, list[str]] = {}
+    for unit in units:
+        if unit.incident_id is not None and STATUS_CLASS[unit.status] == "committed":
+            committed.setdefault(unit.incident_id, []).append(unit.unit_id)
+    listed = []
+    urgency: Counter[str] = Counter()
+    types: Counter[str] = Counter()
+    for incident in incidents:
+        if incident.ended is not None:
+            continue
+        attributes = {name: incident.attribute(name) for name in ("incident_type", "urgency")}
+        urgency[attributes["urgency"] or "unknown"] += 1
+        types[attributes["incident_type"] or "unknown"] += 1
+        listed.append(
+            {
+                "incident_id": incident.incident_id,
+                "status": incident.status,
+                **attributes,
+                "municipality_code": incident.attribute("municipality_code"),
+                "risk_class": incident.attribute("risk_class"),
+                "opened_at": incident.opened[0].isoformat() if incident.opened else None,
+                "units_committed": sorted(committed.get(incident.incident_id, [])),
+            }
+        )
+    listed.sort(key=lambda entry: entry["incident_id"])
+    return {
+        "open": len(listed),
+        "by_urgency": {u: urgency[u] for u in (*URGENCIES, "unknown")},
+        "by_type": dict(sorted(types.items())),
+        "open_incidents": listed,
+    }
 
-    def take_changes(self) -> list[IncidentState]:
-        changed = [self.incidents[key] for key in self._changed]
-        self._changed.clear()
-        return changed
 
-    def restore(self, raw: bytes) -> None:
-        """Merge a changelog record in: incidents merge, so no record order matters."""
-        state = IncidentState.from_json(raw)
-        current = self.incidents.get(state.key)
-        if current is None:
-            self.incidents[state.key] = state
-        else:
-            current.merge(state)
+def _department(held: Holdings, now: datetime) -> dict[str, Any]:
+    return incident_view(held.get(NAME, ()), held.get(UNIT_STATUS, ()))
+
+
+def _national(parts: Mapping[str, dict[str, Any]], stale: Sequence[str]) -> dict[str, Any]:
+    """Counted, not listed: the open incidents are in each department's view."""
+    views = list(parts.values())
+    types: Counter[str] = Counter()
+    for view in views:
+        types.update(view["by_type"])
+    return {
+        "open": sum(v["open"] for v in views),
+        "by_urgency": {u: sum(v["by_urgency"][u] for v in views) for u in (*URGENCIES, "unknown")},
+        "by_type": dict(sorted(types.items())),
+    }
+
+
+FAMILY = Family(
+    name=NAME,
+    models={1: IncidentV1},
+    event_model=IncidentEvent,
+    key_field="incident_id",
+    time_field="occurred_at",
+    municipality_field="municipality_code",
+    new_store=IncidentStore,
+    codec=StateCodec(IncidentState),
+    picture=PicturePart(key="incidents", department=_department, national=_national),
+)

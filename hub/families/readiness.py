@@ -1,11 +1,19 @@
-"""Latest readiness per station, decided by event time like unit states."""
+"""Station readiness: each station's latest readiness, and personnel ready in the picture."""
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-import orjson
+from pelastus_hub.contract.envelope import ReadinessEvent
+from pelastus_hub.contract.readiness import ReadinessV1
 from pelastus_hub.contract.records import ValidEvent
-from pelastus_hub.state.store import LatestStore, entity_key
+from pelastus_hub.families.base import Family, Holdings, PicturePart
+from pelastus_hub.state.codec import StateCodec
+from pelastus_hub.state.store import Identity, LatestStore, Stamp, entity_key
+
+NAME = "readiness"
+COUNTS = ("stations", "firefighters", "officers", "ems", "volunteers_available")
 
 
 @dataclass(slots=True)
@@ -19,15 +27,23 @@ class StationReadiness:
     volunteers_available: int
     observed_at: datetime
     event_id: str
-    recent_events: tuple[tuple[str, str], ...]
+    recent_events: tuple[Identity, ...]
 
     @property
     def key(self) -> str:
         return entity_key(self.department, self.station_id, self.mode)
 
+    @property
+    def stamp(self) -> Stamp:
+        return (self.observed_at, self.event_id, self.recent_events[-1][1])
+
+    @property
+    def last_event_time(self) -> datetime:
+        return self.observed_at
+
     @classmethod
     def from_event(
-        cls, department: str, event: ValidEvent, recent: tuple[tuple[str, str], ...]
+        cls, department: str, event: ValidEvent, recent: tuple[Identity, ...]
     ) -> "StationReadiness":
         data = event.data
         return cls(
@@ -43,16 +59,33 @@ class StationReadiness:
             recent_events=recent,
         )
 
-    def to_json(self) -> bytes:
-        return orjson.dumps(self)  # a dataclass; the datetime as RFC 3339
 
-    @classmethod
-    def from_json(cls, raw: bytes) -> "StationReadiness":
-        obj = orjson.loads(raw)
-        obj["observed_at"] = datetime.fromisoformat(obj["observed_at"])
-        obj["recent_events"] = tuple((i, s) for i, s in obj["recent_events"])
-        return cls(**obj)
+def readiness_view(stations: Iterable[StationReadiness]) -> dict[str, int]:
+    view = dict.fromkeys(COUNTS, 0)
+    for station in stations:
+        view["stations"] += 1
+        view["firefighters"] += station.firefighters
+        view["officers"] += station.officers
+        view["ems"] += station.ems
+        view["volunteers_available"] += station.volunteers_available
+    return view
 
 
-class ReadinessStore(LatestStore[StationReadiness]):
-    state_class = StationReadiness
+def _department(held: Holdings, now: datetime) -> dict[str, Any]:
+    return readiness_view(held.get(NAME, ()))
+
+
+def _national(parts: Mapping[str, dict[str, Any]], stale: Sequence[str]) -> dict[str, Any]:
+    return {key: sum(part[key] for part in parts.values()) for key in COUNTS}
+
+
+FAMILY = Family(
+    name=NAME,
+    models={1: ReadinessV1},
+    event_model=ReadinessEvent,
+    key_field="station_id",
+    time_field="observed_at",
+    new_store=lambda context: LatestStore(StationReadiness),
+    codec=StateCodec(StationReadiness),
+    picture=PicturePart(key="readiness", department=_department, national=_national),
+)

@@ -1,11 +1,29 @@
-"""Each unit's latest status."""
+"""Unit status: each unit's latest status, and the units by type and status in the picture."""
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-import orjson
+from pelastus_hub.contract.envelope import UnitStatusEvent
 from pelastus_hub.contract.records import ValidEvent
-from pelastus_hub.state.store import LatestStore, entity_key
+from pelastus_hub.contract.unit_status import UNIT_STATUSES, UnitStatusV1
+from pelastus_hub.families.base import Family, Holdings, PicturePart
+from pelastus_hub.picture.freshness import age, latest_text, least
+from pelastus_hub.state.codec import StateCodec
+from pelastus_hub.state.store import Identity, LatestStore, Stamp, entity_key
+
+NAME = "unit-status"
+STATUS_CLASS = {
+    "available_at_station": "available",
+    "available": "available",
+    "reserved": "committed",
+    "dispatched": "committed",
+    "en_route": "committed",
+    "on_scene": "committed",
+    "out_of_service": "out_of_service",
+}
+STATUS_CLASSES = ("available", "committed", "out_of_service")
 
 
 # Not frozen: a frozen dataclass's __init__ costs several times more, on the hot path.
@@ -24,17 +42,24 @@ class UnitState:
     incident_id: str | None
     observed_at: datetime
     event_id: str
-    # (id, source) of the last accepted events, oldest first. Id first: ids differ
-    # in their first characters, sources share long prefixes.
-    recent_events: tuple[tuple[str, str], ...]
+    # (id, source) of the last accepted events, oldest first.
+    recent_events: tuple[Identity, ...]
 
     @property
     def key(self) -> str:
         return entity_key(self.department, self.unit_id, self.mode)
 
+    @property
+    def stamp(self) -> Stamp:
+        return (self.observed_at, self.event_id, self.recent_events[-1][1])
+
+    @property
+    def last_event_time(self) -> datetime:
+        return self.observed_at
+
     @classmethod
     def from_event(
-        cls, department: str, event: ValidEvent, recent: tuple[tuple[str, str], ...]
+        cls, department: str, event: ValidEvent, recent: tuple[Identity, ...]
     ) -> "UnitState":
         data = event.data
         position = data.position
@@ -54,49 +79,74 @@ class UnitState:
             recent_events=recent,
         )
 
-    def to_json(self) -> bytes:
-        return orjson.dumps(
-            {
-                "mode": self.mode,
-                "department": self.department,
-                "unit_id": self.unit_id,
-                "unit_type": self.unit_type,
-                "status": self.status,
-                "station_id": self.station_id,
-                "crew": self.crew,
-                "capabilities": self.capabilities,
-                "position": self.position,
-                "incident_id": self.incident_id,
-                "observed_at": self.observed_at.isoformat(),
-                "event_id": self.event_id,
-                "recent_events": self.recent_events,
-            }
-        )
 
-    @classmethod
-    def from_json(cls, raw: bytes) -> "UnitState":
-        obj = orjson.loads(raw)
-        position = obj["position"]
-        return cls(
-            mode=obj["mode"],
-            department=obj["department"],
-            unit_id=obj["unit_id"],
-            unit_type=obj["unit_type"],
-            status=obj["status"],
-            station_id=obj["station_id"],
-            crew=obj["crew"],
-            capabilities=tuple(obj["capabilities"]),
-            position=tuple(position) if position else None,
-            incident_id=obj["incident_id"],
-            observed_at=datetime.fromisoformat(obj["observed_at"]),
-            event_id=obj["event_id"],
-            recent_events=tuple((event_id, source) for event_id, source in obj["recent_events"]),
-        )
+def capability(units: Iterable[UnitState], now: datetime) -> dict[str, Any]:
+    """A department's units by type and status, its strain and how fresh its unit data is."""
+    by_type: dict[str, dict[str, int]] = {}
+    by_status = dict.fromkeys(UNIT_STATUSES, 0)
+    classes = dict.fromkeys(STATUS_CLASSES, 0)
+    crew_available = 0
+    last_event: datetime | None = None
+    for unit in units:
+        status_class = STATUS_CLASS[unit.status]
+        type_counts = by_type.get(unit.unit_type)
+        if type_counts is None:
+            type_counts = by_type[unit.unit_type] = dict.fromkeys(UNIT_STATUSES, 0)
+        type_counts[unit.status] += 1
+        by_status[unit.status] += 1
+        classes[status_class] += 1
+        if status_class == "available":
+            crew_available += unit.crew
+        if last_event is None or unit.observed_at > last_event:
+            last_event = unit.observed_at
+    in_service = classes["available"] + classes["committed"]
+    return {
+        "units": sum(classes.values()),
+        "units_by_type": dict(sorted(by_type.items())),
+        "units_by_status": by_status,
+        "available": classes["available"],
+        "committed": classes["committed"],
+        "out_of_service": classes["out_of_service"],
+        "crew_available": crew_available,
+        "strain": round(classes["committed"] / in_service, 4) if in_service else None,
+        **age(last_event, now),
+    }
 
 
-class UnitStore(LatestStore[UnitState]):
-    state_class = UnitState
+def _department(held: Holdings, now: datetime) -> dict[str, Any]:
+    return capability(held.get(NAME, ()), now)
 
-    @property
-    def units(self) -> dict[str, UnitState]:
-        return self.states
+
+def _national(parts: Mapping[str, dict[str, Any]], stale: Sequence[str]) -> dict[str, Any]:
+    views = list(parts.values())
+    by_type: dict[str, dict[str, int]] = {}
+    for view in views:
+        for unit_type, statuses in view["units_by_type"].items():
+            totals = by_type.setdefault(unit_type, dict.fromkeys(UNIT_STATUSES, 0))
+            for status, count in statuses.items():
+                totals[status] += count
+    classes = {c: sum(v[c] for v in views) for c in STATUS_CLASSES}
+    in_service = classes["available"] + classes["committed"]
+    return {
+        "units": sum(v["units"] for v in views),
+        "units_by_type": dict(sorted(by_type.items())),
+        "units_by_status": {s: sum(v["units_by_status"][s] for v in views) for s in UNIT_STATUSES},
+        **classes,
+        "crew_available": sum(v["crew_available"] for v in views),
+        "strain": round(classes["committed"] / in_service, 4) if in_service else None,
+        "last_event_time": latest_text(v["last_event_time"] for v in views),
+        "freshness_seconds": least(v["freshness_seconds"] for v in views),
+        "units_from_stale_departments": sum(parts[code]["units"] for code in stale),
+    }
+
+
+FAMILY = Family(
+    name=NAME,
+    models={1: UnitStatusV1},
+    event_model=UnitStatusEvent,
+    key_field="unit_id",
+    time_field="observed_at",
+    new_store=lambda context: LatestStore(UnitState),
+    codec=StateCodec(UnitState),
+    picture=PicturePart(key=None, department=_department, national=_national),
+)

@@ -13,7 +13,7 @@ from pelastus_hub.contract.reasons import WarningCode
 from pelastus_hub.contract.records import InputRecord, Rejection, ValidEvent
 from pelastus_hub.contract.registry import Registry
 from pelastus_hub.contract.validator import Validator
-from pelastus_hub.families import FAMILIES, Family
+from pelastus_hub.families.base import Family
 from pelastus_hub.state.store import Outcome, Store
 
 
@@ -59,11 +59,11 @@ class BatchResult:
         return counts
 
 
-def input_routes(registry: Registry) -> dict[str, tuple[str, Family]]:
+def input_routes(registry: Registry, families: Iterable[Family]) -> dict[str, tuple[str, Family]]:
     """Input topic -> (department, family), for every department and family."""
     return {
         topic: (code, family)
-        for family in FAMILIES.values()
+        for family in families
         for topic, code in registry.input_topics(family.name).items()
     }
 

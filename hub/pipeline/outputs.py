@@ -19,6 +19,7 @@ from pelastus_hub.contract import topics
 from pelastus_hub.contract.reasons import WarningCode
 from pelastus_hub.contract.records import InputRecord
 from pelastus_hub.contract.validator import header_bytes
+from pelastus_hub.families.base import Family
 from pelastus_hub.pipeline.batch import DeadLetter, Warned
 from pelastus_hub.state.store import State
 
@@ -149,15 +150,19 @@ def _tell(
     return OutRecord(topics.feedback_topic(department), key, value)
 
 
-def changelog(family: str, changed: Iterable[State]) -> list[OutRecord]:
-    topic = topics.state_topic(family)
-    return [OutRecord(topic, s.key.encode(), s.to_json(), partition=0) for s in changed]
+def changelog(family: Family, changed: Iterable[State]) -> list[OutRecord]:
+    """Each changed state in the family's format, marked with it (pelastus_hub.state.codec)."""
+    topic, codec = topics.state_topic(family.name), family.codec
+    return [
+        OutRecord(topic, s.key.encode(), codec.encode(s), codec.headers, partition=0)
+        for s in changed
+    ]
 
 
 def batch_outputs(
     dead_letters: Sequence[DeadLetter],
     warnings: Sequence[Warned],
-    changes: dict[str, list[State]],
+    changes: Iterable[tuple[Family, Sequence[State]]],
     limit: int,
     now: datetime,
 ) -> list[OutRecord]:
@@ -165,6 +170,6 @@ def batch_outputs(
     records = [dead_letter(letter, limit) for letter in dead_letters]
     records += [feedback(letter, limit, now) for letter in dead_letters]
     records += [warning(warned, limit, now) for warned in warnings]
-    for family, changed in changes.items():
+    for family, changed in changes:
         records += changelog(family, changed)
     return records

@@ -13,7 +13,6 @@ from pelastus_hub.contract.topics import (
     input_topic,
     state_topic,
 )
-from pelastus_hub.families import FAMILIES
 from pelastus_hub.settings import HubSettings
 
 TOPIC_ALREADY_EXISTS = 36
@@ -37,13 +36,16 @@ async def ensure_topics(admin: AIOKafkaAdminClient, topics: list[NewTopic]) -> l
     return created
 
 
-async def create_hub_topics(settings: HubSettings, departments: Iterable[str]) -> list[str]:
+async def create_hub_topics(
+    settings: HubSettings, departments: Iterable[str], families: Iterable[str]
+) -> list[str]:
     """Create whichever of the hub's topics are missing; returns the names created."""
     admin = AIOKafkaAdminClient(**settings.kafka_options())
     await admin.start()
     try:
         wanted = hub_topics(
             sorted(departments),
+            sorted(families),
             settings.input_partitions,
             settings.replication_factor,
             settings.max_record_bytes,
@@ -65,7 +67,11 @@ async def partition_count(settings: HubSettings, topic: str) -> int | None:
 
 
 def hub_topics(
-    departments: list[str], partitions: int, replicas: int, max_record_bytes: int
+    departments: list[str],
+    families: list[str],
+    partitions: int,
+    replicas: int,
+    max_record_bytes: int,
 ) -> list[NewTopic]:
     """Every topic the hub reads or writes, with the settings it relies on.
 
@@ -76,7 +82,7 @@ def hub_topics(
     topics = [
         NewTopic(input_topic(code, family), partitions, replicas)
         for code in departments
-        for family in FAMILIES
+        for family in families
     ]
     topics += [
         NewTopic(feedback_topic(code), 1, replicas, topic_configs=sized) for code in departments
@@ -99,6 +105,6 @@ def hub_topics(
     ]
     topics += [
         NewTopic(state_topic(family), 1, replicas, topic_configs={"cleanup.policy": "compact"})
-        for family in FAMILIES
+        for family in families
     ]
     return topics

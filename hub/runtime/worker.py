@@ -28,12 +28,13 @@ from mode import Service
 from pelastus_hub.contract import topics
 from pelastus_hub.contract.registry import Registry
 from pelastus_hub.contract.validator import Validator
-from pelastus_hub.families.incident import IncidentStore
-from pelastus_hub.families.readiness import ReadinessStore
-from pelastus_hub.families.unit_status import UnitStore
+from pelastus_hub.families import FAMILIES
+from pelastus_hub.families.base import Family
+from pelastus_hub.families.incident import NAME as INCIDENT
+from pelastus_hub.families.unit_status import STATUS_CLASS
 from pelastus_hub.picture.kpi import KpiBook, Windows, result_key
 from pelastus_hub.picture.leadership import Leadership
-from pelastus_hub.picture.snapshot import STATUS_CLASS, snapshot
+from pelastus_hub.picture.snapshot import snapshot
 from pelastus_hub.pipeline.batch import BatchResult, input_routes, process_batch
 from pelastus_hub.pipeline.outputs import OutRecord, batch_outputs
 from pelastus_hub.runtime import topic_admin
@@ -43,7 +44,7 @@ from pelastus_hub.runtime.group_offsets import OFFSETS_TOPIC, group_partition
 from pelastus_hub.runtime.metrics import HubMetrics
 from pelastus_hub.runtime.retry import retrying
 from pelastus_hub.settings import HubSettings
-from pelastus_hub.state.store import Store
+from pelastus_hub.state.store import Store, StoreContext
 
 log = logging.getLogger(__name__)
 
@@ -58,26 +59,29 @@ READ_STALL_SECONDS = 30.0
 
 
 class HubWorker(Service):
-    def __init__(self, settings: HubSettings, registry: Registry, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        settings: HubSettings,
+        registry: Registry,
+        families: dict[str, Family] = FAMILIES,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.settings = settings
         self.registry = registry
+        self.families = families
         self.metrics = HubMetrics()
         self.kpis = KpiBook(
             Windows(settings.kpi_time_zone),
             settings.kpi_grace_seconds,
             dict(settings.kpi_target_seconds),
         )
-        self.unit_store = UnitStore()
-        self.incident_store = IncidentStore(is_late=self.kpis.is_late)
-        self.readiness_store = ReadinessStore()
-        self.stores: dict[str, Store] = {
-            "unit-status": self.unit_store,
-            "incident": self.incident_store,
-            "readiness": self.readiness_store,
+        context = StoreContext(is_late=self.kpis.is_late)
+        self.stores: dict[str, Store[Any]] = {
+            name: family.new_store(context) for name, family in families.items()
         }
-        self.validator = Validator.from_settings(registry, settings)
-        self.routes = input_routes(registry)
+        self.validator = Validator.from_settings(registry, families, settings)
+        self.routes = input_routes(registry, families.values())
         self.leadership = Leadership(settings.kafka_options(), f"{settings.group_id}-snapshots")
         self.sequence = 0
         self.latest_snapshot: dict[str, Any] | None = None
@@ -126,7 +130,9 @@ class HubWorker(Service):
         await self.broker.probe()
         created = await self._retrying(
             "creating the hub's topics",
-            lambda: topic_admin.create_hub_topics(self.settings, self.registry.codes),
+            lambda: topic_admin.create_hub_topics(
+                self.settings, self.registry.codes, self.families
+            ),
         )
         if created:
             log.info("created %d topics", len(created))
@@ -230,7 +236,7 @@ class HubWorker(Service):
                 if record.value is None:
                     store.forget(record.key.decode())
                 else:
-                    store.restore(record.value)
+                    store.restore(self.families[family].codec.decode(record.value, record.headers))
                 self._state_positions[family] = record.offset + 1
 
     async def _follow_kpis(self) -> None:
@@ -408,7 +414,7 @@ class HubWorker(Service):
         outputs = batch_outputs(
             result.dead_letters,
             result.warnings,
-            {family: store.take_changes() for family, store in self.stores.items()},
+            [(self.families[name], store.take_changes()) for name, store in self.stores.items()],
             self.settings.max_message_bytes,
             now,
         )
@@ -436,11 +442,10 @@ class HubWorker(Service):
             await self._catch_up_state()
             await self._follow_kpis()  # a former leader may have closed windows
             now = datetime.now(UTC)
-            incidents = self.incident_store.incidents.values()
+            incidents = self.stores[INCIDENT].states.values()
             document = snapshot(
-                self.unit_store.units.values(),
-                incidents,
-                self.readiness_store.states.values(),
+                {name: store.states.values() for name, store in self.stores.items()},
+                self.families.values(),
                 self.registry.codes,
                 self.sequence + 1,
                 now,
@@ -481,7 +486,7 @@ class HubWorker(Service):
         """A window's final result if it has closed, else its result so far (not final);
         without start, the latest window of the department with any incident in it."""
         book = self.kpis
-        grouped = book.group(self.incident_store.incidents.values(), [department])
+        grouped = book.group(self.stores[INCIDENT].states.values(), [department])
         if start is None:
             starts = [w.start for w, _ in grouped.values() if w.kind == kind]
             starts += [

@@ -1,19 +1,36 @@
-"""Latest state per entity (unit, station), decided by event time, and its changelog encoding.
+"""A family's entities by key, and what each event applied to them comes to.
 
-An event replaces an entity's state only when it is newer: (event time, event id,
-source) greater than the current one, so the result does not depend on arrival order.
-An entity remembers the identities of its last DEDUP_WINDOW accepted events; a
-redelivery of any of them is a duplicate and changes nothing.
+Every store deduplicates the same way: an entity remembers the identities (event id,
+source) of its last DEDUP_WINDOW accepted events, and a redelivery of any of them is a
+duplicate that changes nothing. How an accepted event changes its entity is the store
+kind's: in a LatestStore the newest event wins, in a MergeStore every event folds in.
+Either way the result does not depend on the order events arrive in.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar, Generic, Protocol, Self, TypeVar
+from typing import Generic, Protocol, Self, TypeVar
 
 from pelastus_hub.contract.reasons import WarningCode
 from pelastus_hub.contract.records import ValidEvent
 
 DEDUP_WINDOW = 32
+
+# (event time, event id, source): the one order of events. Id before source: ids differ
+# in their first characters, sources share long prefixes.
+Stamp = tuple[datetime, str, str]
+Identity = tuple[str, str]  # (event id, source)
+
+
+def stamp_of(event: ValidEvent) -> Stamp:
+    return (event.event_time, event.id, event.source)
+
+
+def entity_key(department: str, entity_id: str, mode: str = "actual") -> str:
+    """'pirkanmaa/RPI487' for real entities; exercise and test ones are prefixed by their mode."""
+    return f"{department}/{entity_id}" if mode == "actual" else f"{mode}:{department}/{entity_id}"
 
 
 class Outcome(StrEnum):
@@ -24,65 +41,33 @@ class Outcome(StrEnum):
 
 
 class State(Protocol):
+    """What every family's state has: the picture groups states by department and mode, and
+    tells how fresh they are."""
+
+    mode: str
+    department: str
+    recent_events: tuple[Identity, ...]
+
     @property
     def key(self) -> str: ...
 
-    def to_json(self) -> bytes: ...
+    @property
+    def last_event_time(self) -> datetime | None: ...
 
 
-class Store(Protocol):
-    """A family's states: what the worker applies events to and writes to the changelog."""
+@dataclass(frozen=True)
+class StoreContext:
+    """What a store may ask of the rest of the hub."""
 
-    def warning(self, department: str, event: ValidEvent) -> WarningCode | None:
-        """What an accepted event deserves a warning for, asked before apply."""
-
-    def apply(self, department: str, event: ValidEvent) -> Outcome: ...
-
-    def take_changes(self) -> list[State]: ...
-
-    def restore(self, raw: bytes) -> None: ...
-
-    def forget(self, key: str) -> None:
-        """Drop an entity whose changelog record was deleted (a tombstone)."""
-
-    def __len__(self) -> int: ...
+    # Whether a KPI window of this department and alarm time has closed already.
+    is_late: Callable[[str, datetime], bool] | None = None
 
 
-class LatestState(Protocol):
-    key: str
-    observed_at: datetime
-    event_id: str
-    recent_events: tuple[tuple[str, str], ...]
-
-    @classmethod
-    def from_event(
-        cls, department: str, event: ValidEvent, recent: tuple[tuple[str, str], ...]
-    ) -> Self: ...
-
-    @classmethod
-    def from_json(cls, raw: bytes) -> Self: ...
-
-    def to_json(self) -> bytes: ...
+S = TypeVar("S", bound=State)
 
 
-S = TypeVar("S", bound=LatestState)
-
-
-def stamp(state: LatestState) -> tuple[datetime, str, str]:
-    """(event time, event id, source) of the event a state is from: how states are ordered.
-    Its identity is the newest of the state's recent events."""
-    return (state.observed_at, state.event_id, state.recent_events[-1][1])
-
-
-def entity_key(department: str, entity_id: str, mode: str = "actual") -> str:
-    """'pirkanmaa/RPI487' for real entities; exercise and test ones are prefixed by their mode."""
-    return f"{department}/{entity_id}" if mode == "actual" else f"{mode}:{department}/{entity_id}"
-
-
-class LatestStore(Generic[S]):
-    """Each entity's latest state, plus the keys changed since the last take_changes()."""
-
-    state_class: ClassVar[type]
+class Store(Generic[S]):
+    """Each entity's state, plus the keys changed since the last take_changes()."""
 
     def __init__(self) -> None:
         self.states: dict[str, S] = {}
@@ -92,24 +77,31 @@ class LatestStore(Generic[S]):
         return len(self.states)
 
     def warning(self, department: str, event: ValidEvent) -> WarningCode | None:
+        """What an accepted event deserves a warning for, asked before apply."""
         return None
 
     def apply(self, department: str, event: ValidEvent) -> Outcome:
         key = entity_key(department, event.entity_id, event.mode)
         current = self.states.get(key)
-        identity = (event.id, event.source)
-        recent: tuple[tuple[str, str], ...] = ()
-        if current is not None:
-            if identity in current.recent_events:
-                return Outcome.DUPLICATE
-            if (event.event_time, event.id, event.source) <= stamp(current):
-                return Outcome.STALE
-            recent = current.recent_events[-(DEDUP_WINDOW - 1) :]
-        self.states[key] = self.state_class.from_event(department, event, (*recent, identity))
+        if current is not None and (event.id, event.source) in current.recent_events:
+            return Outcome.DUPLICATE
+        updated = self._fold(current, department, event)
+        if updated is None:
+            return Outcome.STALE
+        self.states[key] = updated
         self._changed.add(key)
         return Outcome.ACCEPTED
 
+    def _fold(self, current: S | None, department: str, event: ValidEvent) -> S | None:
+        """The entity's state with the event in it; None if the event changes nothing."""
+        raise NotImplementedError
+
+    def restore(self, state: S) -> None:
+        """Take in a state read from the changelog."""
+        raise NotImplementedError
+
     def forget(self, key: str) -> None:
+        """Drop an entity whose changelog record was deleted (a tombstone)."""
         self.states.pop(key, None)
         self._changed.discard(key)
 
@@ -119,13 +111,74 @@ class LatestStore(Generic[S]):
         self._changed.clear()
         return changed
 
-    def restore(self, raw: bytes) -> None:
-        """Take a changelog record unless the entity's state here is newer.
 
-        The changelog is read in order, but after a partition moves, a late write
-        of its previous owner may follow the new owner's: newest still wins.
-        """
-        state = self.state_class.from_json(raw)
+class LatestState(State, Protocol):
+    @property
+    def stamp(self) -> Stamp:
+        """The stamp of the event the state is from."""
+
+    @classmethod
+    def from_event(
+        cls, department: str, event: ValidEvent, recent: tuple[Identity, ...]
+    ) -> Self: ...
+
+
+L = TypeVar("L", bound=LatestState)
+
+
+class LatestStore(Store[L]):
+    """The latest state per entity: an event replaces it only when its stamp is greater."""
+
+    def __init__(self, state_class: type[L]) -> None:
+        super().__init__()
+        self.state_class = state_class
+
+    def _fold(self, current: L | None, department: str, event: ValidEvent) -> L | None:
+        recent: tuple[Identity, ...] = ()
+        if current is not None:
+            if stamp_of(event) <= current.stamp:
+                return None
+            recent = current.recent_events[-(DEDUP_WINDOW - 1) :]
+        return self.state_class.from_event(department, event, (*recent, (event.id, event.source)))
+
+    def restore(self, state: L) -> None:
+        """Newest wins here too: the changelog is read in order, but after a partition moves,
+        a late write of its previous owner may follow the new owner's."""
         current = self.states.get(state.key)
-        if current is None or stamp(state) > stamp(current):
+        if current is None or state.stamp > current.stamp:
             self.states[state.key] = state
+
+
+class MergingState(State, Protocol):
+    @classmethod
+    def from_event(cls, department: str, event: ValidEvent) -> Self:
+        """What one event alone says of its entity."""
+
+    def merge(self, other: Self) -> None:
+        """Take in what another state of the same entity knows. Commutative and idempotent,
+        so that neither order nor repetition matters."""
+
+
+M = TypeVar("M", bound=MergingState)
+
+
+class MergeStore(Store[M]):
+    """Entities as the sum of their events: every new event merges into the state."""
+
+    def __init__(self, state_class: type[M]) -> None:
+        super().__init__()
+        self.state_class = state_class
+
+    def _fold(self, current: M | None, department: str, event: ValidEvent) -> M | None:
+        told = self.state_class.from_event(department, event)
+        if current is None:
+            return told
+        current.merge(told)
+        return current
+
+    def restore(self, state: M) -> None:
+        current = self.states.get(state.key)
+        if current is None:
+            self.states[state.key] = state
+        else:
+            current.merge(state)

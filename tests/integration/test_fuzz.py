@@ -49,12 +49,11 @@ from pelastus_hub.contract.reasons import Reason
 from pelastus_hub.contract.records import Record
 from pelastus_hub.contract.registry import Registry
 from pelastus_hub.contract.validator import Validator
-from pelastus_hub.families.incident import IncidentStore
-from pelastus_hub.families.readiness import ReadinessStore
-from pelastus_hub.families.unit_status import UnitStore
+from pelastus_hub.families import FAMILIES as HUB_FAMILIES
 from pelastus_hub.picture.kpi import KpiBook, Windows
 from pelastus_hub.pipeline.batch import input_routes, process_batch
 from pelastus_hub.settings import HubSettings
+from pelastus_hub.state.store import StoreContext
 
 from tests.integration.hub_process import WorkerProcess
 from tests.integration.test_worker import read_all
@@ -1581,16 +1580,13 @@ def decide(topic: str, key: bytes, value: bytes, headers: Any = ()) -> str:
         settings.kpi_grace_seconds,
         dict(settings.kpi_target_seconds),
     )
-    stores: dict[str, Any] = {
-        "unit-status": UnitStore(),
-        "incident": IncidentStore(is_late=kpis.is_late),
-        "readiness": ReadinessStore(),
-    }
+    context = StoreContext(is_late=kpis.is_late)
+    stores = {name: family.new_store(context) for name, family in HUB_FAMILIES.items()}
     record = Record(topic, key, value, headers, partition=0, offset=0)
     result = process_batch(
         [record],
-        input_routes(registry),
-        Validator.from_settings(registry, settings),
+        input_routes(registry, HUB_FAMILIES.values()),
+        Validator.from_settings(registry, HUB_FAMILIES, settings),
         stores,
         datetime.now(UTC),
     )

@@ -11,7 +11,8 @@ from pelastus_hub.contract.records import ValidEvent
 from pelastus_hub.contract.registry import Registry
 from pelastus_hub.contract.topics import input_topic
 from pelastus_hub.contract.validator import Validator
-from pelastus_hub.families import UNIT_STATUS
+from pelastus_hub.families import FAMILIES
+from pelastus_hub.families.unit_status import FAMILY as UNIT_STATUS
 from pelastus_hub.runtime.topic_admin import ensure_topics
 from pelastus_hub.settings import HubSettings
 
@@ -80,7 +81,7 @@ async def test_published_events_arrive_as_the_hub_accepts_them(
         assert headers["ce_id"] == f"it-{content_mode}".encode()
         assert headers["ce_type"] == b"fi.pelastus.unit-status.v1"
         assert headers["ce_source"] == SOURCE.encode()
-    validator = Validator.from_settings(registry, settings)
+    validator = Validator.from_settings(registry, FAMILIES, settings)
     event = validator.validate(record, "pirkanmaa", UNIT_STATUS, datetime.now(UTC))
     assert isinstance(event, ValidEvent), event
     assert (event.source, event.id, event.entity_id) == (SOURCE, f"it-{content_mode}", "RPI483")

@@ -1,11 +1,15 @@
 """Building blocks for unit tests: input records and events without a broker."""
 
 import json
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pelastus_hub.contract.records import Record
+from pelastus_hub.families import FAMILIES
+from pelastus_hub.picture.snapshot import snapshot
+from pelastus_hub.state.store import Store, StoreContext
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
@@ -43,3 +47,32 @@ def opened(**data_changes: Any) -> dict[str, Any]:
 
 def incident_record(document: Any, key: bytes | None = b"PI-2026-004512") -> Record:
     return record(document, key, family="incident")
+
+
+def snapshot_of(
+    units: Sequence[Any],
+    incidents: Sequence[Any],
+    stations: Sequence[Any],
+    codes: Sequence[str],
+    sequence: int,
+    now: datetime,
+    stale_after: float,
+) -> dict[str, Any]:
+    """The capability snapshot of these states, with the hub's three families."""
+    states = {"unit-status": units, "incident": incidents, "readiness": stations}
+    return snapshot(states, FAMILIES.values(), codes, sequence, now, stale_after)
+
+
+def new_store(family: str, is_late: Callable[[str, datetime], bool] | None = None) -> Store[Any]:
+    return FAMILIES[family].new_store(StoreContext(is_late=is_late))
+
+
+def encode(family: str, state: Any) -> bytes:
+    """A state's changelog record value."""
+    return FAMILIES[family].codec.encode(state)
+
+
+def decode(family: str, raw: bytes) -> Any:
+    """A changelog record value of this hub's format read back."""
+    codec = FAMILIES[family].codec
+    return codec.decode(raw, codec.headers)

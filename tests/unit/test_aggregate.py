@@ -5,10 +5,9 @@ from datetime import timedelta
 from jsonschema import Draft202012Validator, FormatChecker
 from pelastus_hub.families.incident import IncidentState
 from pelastus_hub.families.readiness import StationReadiness
-from pelastus_hub.families.unit_status import UnitState
-from pelastus_hub.picture.snapshot import capability, snapshot
+from pelastus_hub.families.unit_status import UnitState, capability
 
-from tests.unit.helpers import NOW, SCHEMAS
+from tests.unit.helpers import NOW, SCHEMAS, snapshot_of
 
 
 def unit(
@@ -111,7 +110,7 @@ CODES = ["pirkanmaa", "lappi", "kainuu"]
 
 
 def picture(units=UNITS, incidents=INCIDENTS, stations=STATIONS, codes=CODES) -> dict:
-    return snapshot(units, incidents, stations, codes, 7, NOW, 900)
+    return snapshot_of(units, incidents, stations, codes, 7, NOW, 900)
 
 
 def test_snapshot_lists_every_department_and_national_totals() -> None:
@@ -186,7 +185,7 @@ def test_freshness_per_family_and_stale_departments() -> None:
     assert national["freshness"]["readiness"]["freshness_seconds"] == 120.0
     with_units = picture(incidents=[], stations=[])  # lappi's units are 5 and 100 s old
     assert with_units["national"]["stale_departments"] == ["kainuu"]
-    quiet = snapshot(UNITS, [], [], CODES, 1, NOW + timedelta(seconds=1000), 900)
+    quiet = snapshot_of(UNITS, [], [], CODES, 1, NOW + timedelta(seconds=1000), 900)
     assert quiet["national"]["units_from_stale_departments"] == 6
 
 

@@ -5,7 +5,10 @@ from pelastus_hub.contract.reasons import Reason
 from pelastus_hub.contract.records import Record, Rejection, ValidEvent
 from pelastus_hub.contract.registry import Registry
 from pelastus_hub.contract.validator import MAX_MESSAGE_CHARS, Validator
-from pelastus_hub.families import INCIDENT, READINESS, UNIT_STATUS
+from pelastus_hub.families import FAMILIES
+from pelastus_hub.families.incident import FAMILY as INCIDENT
+from pelastus_hub.families.readiness import FAMILY as READINESS
+from pelastus_hub.families.unit_status import FAMILY as UNIT_STATUS
 
 from tests.unit.helpers import (
     NOW,
@@ -17,7 +20,9 @@ from tests.unit.helpers import (
     record,
 )
 
-VALIDATOR = Validator(Registry.load(SCHEMAS), 4096, 300, max_header_bytes=1024, max_json_depth=8)
+VALIDATOR = Validator(
+    Registry.load(SCHEMAS), FAMILIES, 4096, 300, max_header_bytes=1024, max_json_depth=8
+)
 
 
 def check(rec: Record, department: str = "pirkanmaa") -> ValidEvent | Rejection:

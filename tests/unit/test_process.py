@@ -1,12 +1,12 @@
 from pelastus_hub.contract.reasons import Reason
 from pelastus_hub.contract.registry import Registry
 from pelastus_hub.contract.validator import Validator
-from pelastus_hub.families import UNIT_STATUS
-from pelastus_hub.families.unit_status import UnitStore
+from pelastus_hub.families import FAMILIES
+from pelastus_hub.families.unit_status import FAMILY as UNIT_STATUS
 from pelastus_hub.pipeline.batch import input_routes, process_batch
 from pelastus_hub.state.store import Outcome
 
-from tests.unit.helpers import NOW, SCHEMAS, event, record
+from tests.unit.helpers import NOW, SCHEMAS, event, new_store, record
 
 REGISTRY = Registry.load(SCHEMAS)
 ROUTES = {
@@ -31,8 +31,8 @@ def test_every_record_gets_exactly_one_outcome() -> None:
             department="lappi",
         ),
     ]
-    store = UnitStore()
-    validator = Validator(REGISTRY, 1 << 20, 300)
+    store = new_store("unit-status")
+    validator = Validator(REGISTRY, FAMILIES, 1 << 20, 300)
     result = process_batch(records, ROUTES, validator, {"unit-status": store}, NOW)
     assert result.consumed == len(records)
     assert result.outcomes == {
@@ -47,19 +47,17 @@ def test_every_record_gets_exactly_one_outcome() -> None:
         Reason.DEPARTMENT_MISMATCH,
     ]
     assert [d.record.value for d in result.dead_letters] == [b"nope", records[5].value]
-    assert store.units["pirkanmaa/RPI487"].status == "dispatched"
+    assert store.states["pirkanmaa/RPI487"].status == "dispatched"
     assert set(result.newest) == {"pirkanmaa", "lappi"}
     assert result.newest["pirkanmaa"].isoformat() == "2026-11-28T07:50:00+02:00"
 
 
 def test_families_share_a_batch_and_warnings_are_no_outcome() -> None:
     from pelastus_hub.contract.reasons import WarningCode
-    from pelastus_hub.families.incident import IncidentStore
-    from pelastus_hub.families.readiness import ReadinessStore
 
     from tests.unit.helpers import example_event, incident_record, opened
 
-    routes = input_routes(REGISTRY)
+    routes = input_routes(REGISTRY, FAMILIES.values())
     on_scene = example_event("incident", "valid-unit-on-scene")
     records = [
         record(event()),
@@ -70,11 +68,11 @@ def test_families_share_a_batch_and_warnings_are_no_outcome() -> None:
         record(example_event("readiness", "valid-career-station"), b"PI-4", family="readiness"),
     ]
     stores = {
-        "unit-status": UnitStore(),
-        "incident": IncidentStore(),
-        "readiness": ReadinessStore(),
+        "unit-status": new_store("unit-status"),
+        "incident": new_store("incident"),
+        "readiness": new_store("readiness"),
     }
-    validator = Validator(REGISTRY, 1 << 20, 300)
+    validator = Validator(REGISTRY, FAMILIES, 1 << 20, 300)
     result = process_batch(records, routes, validator, stores, NOW)
     assert result.outcomes == {
         ("pirkanmaa", "unit-status", Outcome.ACCEPTED): 1,
@@ -87,4 +85,4 @@ def test_families_share_a_batch_and_warnings_are_no_outcome() -> None:
         ("incident", WarningCode.INCIDENT_NOT_OPENED, "i2")
     ]
     assert [d.rejection.reason for d in result.dead_letters] == [Reason.MUNICIPALITY_UNKNOWN]
-    assert stores["incident"].incidents["pirkanmaa/PI-2026-004512"].status == "open"
+    assert stores["incident"].states["pirkanmaa/PI-2026-004512"].status == "open"

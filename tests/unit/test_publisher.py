@@ -21,7 +21,8 @@ from pelastus_hub.contract.records import ValidEvent
 from pelastus_hub.contract.registry import Registry
 from pelastus_hub.contract.unit_status import UnitStatusV1
 from pelastus_hub.contract.validator import Validator
-from pelastus_hub.families import FAMILIES, UNIT_STATUS
+from pelastus_hub.families import FAMILIES
+from pelastus_hub.families.unit_status import FAMILY as UNIT_STATUS
 from pelastus_hub.settings import HubSettings
 
 from tests.unit.helpers import SCHEMAS, Record
@@ -58,7 +59,7 @@ def publisher(**options: Any) -> Publisher:
 
 def hub_accepts(topic: str, key: bytes | None, value: bytes, headers: list) -> ValidEvent:
     """What the hub itself makes of the record, as it would consume it."""
-    validator = Validator(REGISTRY, SETTINGS.max_message_bytes, 300)
+    validator = Validator(REGISTRY, FAMILIES, SETTINGS.max_message_bytes, 300)
     result = validator.validate(
         Record(topic, key, value, tuple(headers)), "pirkanmaa", UNIT_STATUS, datetime.now(UTC)
     )
@@ -287,7 +288,7 @@ def test_exercise_mode_travels_in_the_envelope(content_mode) -> None:
     topic, key, value, headers = publisher().build(
         "unit-status", unit(), mode="exercise", content_mode=content_mode
     )
-    checked = Validator(REGISTRY, 1 << 20, 300).validate(
+    checked = Validator(REGISTRY, FAMILIES, 1 << 20, 300).validate(
         Record(topic, key, value, headers), "pirkanmaa", UNIT_STATUS, datetime.now(UTC)
     )
     assert checked.mode == "exercise"

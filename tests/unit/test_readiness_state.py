@@ -2,8 +2,9 @@ from datetime import UTC, datetime, timedelta
 
 from pelastus_hub.contract.readiness import ReadinessV1
 from pelastus_hub.contract.records import ValidEvent
-from pelastus_hub.families.readiness import ReadinessStore
 from pelastus_hub.state.store import Outcome
+
+from tests.unit.helpers import decode, encode, new_store
 
 T0 = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
 
@@ -23,12 +24,12 @@ def readiness(event_id: str, seconds: float, firefighters: int) -> ValidEvent:
 
 
 def test_newest_readiness_wins_and_round_trips() -> None:
-    store = ReadinessStore()
+    store = new_store("readiness")
     assert store.apply("pirkanmaa", readiness("b", 60, 6)) is Outcome.ACCEPTED
     assert store.apply("pirkanmaa", readiness("a", 0, 8)) is Outcome.STALE
     assert store.apply("pirkanmaa", readiness("b", 60, 6)) is Outcome.DUPLICATE
     (state,) = store.take_changes()
     assert (state.key, state.firefighters, state.volunteers_available) == ("pirkanmaa/PI-4", 6, 5)
-    restored = ReadinessStore()
-    restored.restore(state.to_json())
+    restored = new_store("readiness")
+    restored.restore(decode("readiness", encode("readiness", state)))
     assert restored.states == store.states

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import jsonschema_rs
 import pytest
-from pelastus_hub.picture.snapshot import snapshot
 
-from tests.unit.helpers import NOW, SCHEMAS
+from tests.unit.helpers import NOW, SCHEMAS, snapshot_of
 from tests.unit.test_aggregate import INCIDENTS, STATIONS, UNITS
 
 REVISIONS = sorted(SCHEMAS.glob("*/v*.*.json"))
@@ -66,7 +65,9 @@ def test_envelope_examples_are_valid_whole_events(path: Path) -> None:
 
 
 def test_a_snapshot_is_valid() -> None:
-    document = snapshot(UNITS, INCIDENTS, STATIONS, ["pirkanmaa", "lappi", "kainuu"], 1, NOW, 900)
+    document = snapshot_of(
+        UNITS, INCIDENTS, STATIONS, ["pirkanmaa", "lappi", "kainuu"], 1, NOW, 900
+    )
     assert validator(SCHEMAS / "capability" / "v2.json").is_valid(document)
 
 

@@ -21,9 +21,7 @@ from pelastus_hub.contract.registry import Registry
 from pelastus_hub.contract.topics import input_topic
 from pelastus_hub.contract.unit_status import UnitStatusV1
 from pelastus_hub.contract.validator import Validator
-from pelastus_hub.families.incident import IncidentStore
-from pelastus_hub.families.readiness import ReadinessStore
-from pelastus_hub.families.unit_status import UnitStore
+from pelastus_hub.families import FAMILIES
 from pelastus_hub.pipeline.batch import input_routes
 from pelastus_hub.settings import HubSettings
 from pelastus_hub.state.store import Outcome
@@ -32,7 +30,7 @@ from pelastus_hub.tools.simulate import Message, final_states, generate, message
 from pelastus_hub.tools.simulated_world import area_letters
 from pydantic import ValidationError
 
-from tests.unit.helpers import SCHEMAS, Record
+from tests.unit.helpers import SCHEMAS, Record, new_store
 
 REGISTRY = Registry.load(SCHEMAS)
 START = datetime(2026, 11, 28, 5, 45, tzinfo=UTC)
@@ -58,7 +56,7 @@ def is_binary(message: Message) -> bool:
     return any(name == "ce_specversion" for name, _ in message.headers)
 
 
-ROUTES = input_routes(REGISTRY)
+ROUTES = input_routes(REGISTRY, FAMILIES.values())
 
 
 def department_of(message: Message) -> str:
@@ -240,9 +238,13 @@ def test_final_states_are_the_latest_valid_data(mixed: list[Message]) -> None:
 
 def test_the_hub_sees_every_message_as_its_kind(mixed: list[Message]) -> None:
     settings = HubSettings()
-    validator = Validator.from_settings(REGISTRY, settings)
-    store = UnitStore()
-    stores = {"unit-status": store, "incident": IncidentStore(), "readiness": ReadinessStore()}
+    validator = Validator.from_settings(REGISTRY, FAMILIES, settings)
+    store = new_store("unit-status")
+    stores = {
+        "unit-status": store,
+        "incident": new_store("incident"),
+        "readiness": new_store("readiness"),
+    }
     outcomes: Counter[str] = Counter()
     warned = 0
     for i, message in enumerate(mixed):
@@ -267,8 +269,8 @@ def test_the_hub_sees_every_message_as_its_kind(mixed: list[Message]) -> None:
     assert set(outcomes) == {Outcome.ACCEPTED, Outcome.DUPLICATE, Outcome.STALE}
     assert 0 < warned < 100
     final = final_states(mixed)
-    assert set(store.units) == set(final)
-    for key, state in store.units.items():
+    assert set(store.states) == set(final)
+    for key, state in store.states.items():
         data = final[key]
         assert (state.status, state.crew, state.incident_id) == (
             data["status"],

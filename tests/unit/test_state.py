@@ -3,10 +3,9 @@ from datetime import UTC, datetime, timedelta
 
 from pelastus_hub.contract.records import ValidEvent
 from pelastus_hub.contract.unit_status import UnitStatusV1
-from pelastus_hub.families.unit_status import UnitState, UnitStore
 from pelastus_hub.state.store import DEDUP_WINDOW, Outcome
 
-from tests.unit.helpers import event
+from tests.unit.helpers import decode, encode, event, new_store
 
 T0 = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
 
@@ -22,23 +21,23 @@ def valid(
 
 
 def test_newer_event_replaces_state() -> None:
-    store = UnitStore()
+    store = new_store("unit-status")
     assert store.apply("pirkanmaa", valid("a", 0)) is Outcome.ACCEPTED
     assert store.apply("pirkanmaa", valid("b", 10, "dispatched")) is Outcome.ACCEPTED
-    assert store.units["pirkanmaa/RPI487"].status == "dispatched"
+    assert store.states["pirkanmaa/RPI487"].status == "dispatched"
 
 
 def test_older_event_is_stale_and_changes_nothing() -> None:
-    store = UnitStore()
+    store = new_store("unit-status")
     store.apply("pirkanmaa", valid("b", 10, "dispatched"))
     store.take_changes()
     assert store.apply("pirkanmaa", valid("a", 0)) is Outcome.STALE
-    assert store.units["pirkanmaa/RPI487"].status == "dispatched"
+    assert store.states["pirkanmaa/RPI487"].status == "dispatched"
     assert store.take_changes() == []
 
 
 def test_duplicate_of_latest_or_earlier_event_is_a_duplicate() -> None:
-    store = UnitStore()
+    store = new_store("unit-status")
     store.apply("pirkanmaa", valid("a", 0))
     store.apply("pirkanmaa", valid("b", 10, "dispatched"))
     assert store.apply("pirkanmaa", valid("b", 10, "dispatched")) is Outcome.DUPLICATE
@@ -46,21 +45,21 @@ def test_duplicate_of_latest_or_earlier_event_is_a_duplicate() -> None:
 
 
 def test_equal_event_times_are_ordered_by_event_id_whatever_the_arrival_order() -> None:
-    first, second = UnitStore(), UnitStore()
+    first, second = new_store("unit-status"), new_store("unit-status")
     first.apply("pirkanmaa", valid("x", 5, "en_route"))
     first.apply("pirkanmaa", valid("y", 5, "on_scene"))
     second.apply("pirkanmaa", valid("y", 5, "on_scene"))
     assert second.apply("pirkanmaa", valid("x", 5, "en_route")) is Outcome.STALE
     # The same state; only the memory of which events were seen differs.
-    visible = [replace(s.units["pirkanmaa/RPI487"], recent_events=()) for s in (first, second)]
+    visible = [replace(s.states["pirkanmaa/RPI487"], recent_events=()) for s in (first, second)]
     assert visible[0] == visible[1]
 
 
 def test_dedup_window_is_bounded() -> None:
-    store = UnitStore()
+    store = new_store("unit-status")
     for i in range(DEDUP_WINDOW + 5):
         store.apply("pirkanmaa", valid(f"e{i}", i))
-    state = store.units["pirkanmaa/RPI487"]
+    state = store.states["pirkanmaa/RPI487"]
     assert len(state.recent_events) == DEDUP_WINDOW
     assert state.recent_events[-1] == (f"e{DEDUP_WINDOW + 4}", "/s")
     # Outside the window an old redelivery is still never applied: it is stale.
@@ -68,18 +67,18 @@ def test_dedup_window_is_bounded() -> None:
 
 
 def test_exercise_events_keep_a_state_of_their_own() -> None:
-    store = UnitStore()
+    store = new_store("unit-status")
     store.apply("pirkanmaa", valid("a", 0))
     drill = replace(valid("b", 10, "on_scene"), mode="exercise")
     assert store.apply("pirkanmaa", drill) is Outcome.ACCEPTED
-    assert store.units["pirkanmaa/RPI487"].status == "available_at_station"
-    assert store.units["exercise:pirkanmaa/RPI487"].status == "on_scene"
+    assert store.states["pirkanmaa/RPI487"].status == "available_at_station"
+    assert store.states["exercise:pirkanmaa/RPI487"].status == "on_scene"
     # The same event again is a duplicate within its own mode only.
     assert store.apply("pirkanmaa", drill) is Outcome.DUPLICATE
 
 
 def test_changes_are_reported_once() -> None:
-    store = UnitStore()
+    store = new_store("unit-status")
     store.apply("pirkanmaa", valid("a", 0))
     store.apply("pirkanmaa", valid("b", 1))
     store.apply("pirkanmaa", valid("c", 0, unit="RPI488"))
@@ -88,27 +87,29 @@ def test_changes_are_reported_once() -> None:
 
 
 def test_changelog_round_trip() -> None:
-    store = UnitStore()
+    store = new_store("unit-status")
     data = event(position={"lat": 61.5, "lon": 23.75}, incident_id="PI-1", status="on_scene")[
         "data"
     ]
     model = UnitStatusV1.model_validate(data)
     store.apply("pirkanmaa", ValidEvent("/s", "a", model, "RPI487", model.observed_at))
-    state = store.units["pirkanmaa/RPI487"]
-    assert UnitState.from_json(state.to_json()) == state
-    restored = UnitStore()
-    restored.restore(state.to_json())
-    assert restored.units == store.units
+    state = store.states["pirkanmaa/RPI487"]
+    assert decode("unit-status", encode("unit-status", state)) == state
+    restored = new_store("unit-status")
+    restored.restore(decode("unit-status", encode("unit-status", state)))
+    assert restored.states == store.states
 
 
 def test_restore_keeps_the_newer_state() -> None:
-    newer, older = UnitStore(), UnitStore()
+    newer, older = new_store("unit-status"), new_store("unit-status")
     newer.apply("pirkanmaa", valid("b", 10, "dispatched"))
     older.apply("pirkanmaa", valid("a", 0))
-    store = UnitStore()
-    store.restore(newer.units["pirkanmaa/RPI487"].to_json())
-    store.restore(older.units["pirkanmaa/RPI487"].to_json())  # a late write of a former owner
-    assert store.units["pirkanmaa/RPI487"].status == "dispatched"
+    store = new_store("unit-status")
+    store.restore(decode("unit-status", encode("unit-status", newer.states["pirkanmaa/RPI487"])))
+    store.restore(
+        decode("unit-status", encode("unit-status", older.states["pirkanmaa/RPI487"]))
+    )  # a late write of a former owner
+    assert store.states["pirkanmaa/RPI487"].status == "dispatched"
 
 
 def test_same_time_and_id_from_two_sources_gives_one_result_in_either_order() -> None:
@@ -116,8 +117,8 @@ def test_same_time_and_id_from_two_sources_gives_one_result_in_either_order() ->
     other = replace(other, source="/t")
     finals = []
     for first, second in ((one, other), (other, one)):
-        store = UnitStore()
+        store = new_store("unit-status")
         store.apply("pirkanmaa", first)
         store.apply("pirkanmaa", second)
-        finals.append(store.units["pirkanmaa/RPI487"].status)
+        finals.append(store.states["pirkanmaa/RPI487"].status)
     assert finals == ["on_scene", "on_scene"]  # "/t" > "/s"

@@ -155,6 +155,7 @@ def _simulation_options(parser: argparse.ArgumentParser, default_rate: float = 1
 
 def _worker() -> int:
     import faust
+
     from pelastus_hub.runtime.app import create_app
 
     settings = HubSettings()

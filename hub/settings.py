@@ -8,9 +8,10 @@ import socket
 from pathlib import Path
 from typing import Literal
 
-from pelastus_hub.contract.files import schemas_dir
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pelastus_hub.contract.files import schemas_dir
 
 
 class HubSettings(BaseSettings):

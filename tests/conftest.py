@@ -2,6 +2,7 @@ import os
 import sys
 
 import pytest
+
 from pelastus_hub.tools.localkafka import LocalKafka
 
 

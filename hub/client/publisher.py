@@ -33,6 +33,8 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
+from pydantic import BaseModel
+
 from pelastus_hub.contract.envelope import STRUCTURED_CONTENT_TYPE, EventMode
 from pelastus_hub.contract.records import Record, Rejection
 from pelastus_hub.contract.registry import Registry
@@ -41,7 +43,6 @@ from pelastus_hub.contract.validator import Validator
 from pelastus_hub.families import FAMILIES
 from pelastus_hub.runtime.retry import failure_reason, is_retriable, retry_delay
 from pelastus_hub.settings import HubSettings
-from pydantic import BaseModel
 
 Headers = list[tuple[str, bytes]]
 OutgoingRecord = tuple[str, bytes | None, bytes, Headers]  # topic, key, value, headers

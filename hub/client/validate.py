@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import orjson
+
 from pelastus_hub.contract.envelope import parse_type
 from pelastus_hub.contract.records import Record, Rejection
 from pelastus_hub.contract.registry import Registry

@@ -7,11 +7,12 @@ mode (attributes as ce_* headers, data as the value).
 import re
 from typing import Annotated, Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
 from pelastus_hub.contract.common import JsonInt, Timestamp
 from pelastus_hub.contract.incident import IncidentV1
 from pelastus_hub.contract.readiness import ReadinessV1
 from pelastus_hub.contract.unit_status import UnitStatusV1
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 EventMode = Literal["actual", "exercise", "test"]
 TYPE_PATTERN = re.compile(

@@ -3,8 +3,9 @@
 from collections.abc import Mapping
 from typing import Protocol
 
-from pelastus_hub.contract.envelope import Envelope
 from pydantic import BaseModel
+
+from pelastus_hub.contract.envelope import Envelope
 
 
 class FamilyContract(Protocol):

@@ -6,6 +6,8 @@ so None means absent, and an explicit null fails the strict type.
 
 from typing import Annotated, Literal
 
+from pydantic import BaseModel, StringConstraints, model_validator
+
 from pelastus_hub.contract.common import (
     MESSAGE_CONFIG,
     DepartmentCode,
@@ -15,7 +17,6 @@ from pelastus_hub.contract.common import (
     not_allowed_for,
     required_for,
 )
-from pydantic import BaseModel, StringConstraints, model_validator
 
 IncidentEventKind = Literal["opened", "unit_dispatched", "unit_on_scene", "closed", "cancelled"]
 UNIT_EVENTS = frozenset({"unit_dispatched", "unit_on_scene"})

@@ -2,6 +2,8 @@
 
 from typing import Annotated
 
+from pydantic import BaseModel, Field
+
 from pelastus_hub.contract.common import (
     MESSAGE_CONFIG,
     DepartmentCode,
@@ -9,7 +11,6 @@ from pelastus_hub.contract.common import (
     StationId,
     Timestamp,
 )
-from pydantic import BaseModel, Field
 
 Headcount = Annotated[int, JsonInt, Field(ge=0, le=500)]
 

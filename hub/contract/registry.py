@@ -4,9 +4,10 @@ import json
 from functools import cached_property
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict
+
 from pelastus_hub.contract.common import DepartmentCode
 from pelastus_hub.contract.topics import input_topic
-from pydantic import BaseModel, ConfigDict
 
 
 class County(BaseModel):

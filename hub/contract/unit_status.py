@@ -2,6 +2,8 @@
 
 from typing import Annotated, Literal
 
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+
 from pelastus_hub.contract.common import (
     MESSAGE_CONFIG,
     DepartmentCode,
@@ -11,7 +13,6 @@ from pelastus_hub.contract.common import (
     Timestamp,
     UnitId,
 )
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 UnitType = Literal[
     "rescue_unit",

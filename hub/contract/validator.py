@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
+from pydantic import BaseModel, ValidationError
+
 from pelastus_hub.contract.envelope import (
     REQUIRED_ATTRIBUTES,
     Envelope,
@@ -24,7 +26,6 @@ from pelastus_hub.contract.reasons import Reason
 from pelastus_hub.contract.records import InputRecord, Rejection, ValidEvent
 from pelastus_hub.contract.registry import Registry
 from pelastus_hub.settings import HubSettings
-from pydantic import BaseModel, ValidationError
 
 # Messages quote parts of the input: bounded, so that a dead letter's headers stay small.
 MAX_MESSAGE_CHARS = 500

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
+
 from pelastus_hub.contract.envelope import Envelope
 from pelastus_hub.state.codec import StateCodec
 from pelastus_hub.state.store import State, Store, StoreContext
-from pydantic import BaseModel
 
 # One department's states in one mode, by family name.
 Holdings = Mapping[str, Sequence[Any]]

@@ -279,3 +279,31 @@ class KpiBook:
         return result(
             department, window, incidents, self.targets, final, now, self.grace.total_seconds()
         )
+
+    def query(
+        self,
+        incidents: Iterable[IncidentState],
+        department: str,
+        kind: str,
+        start: datetime | None,
+        now: datetime,
+    ) -> dict[str, Any] | None:
+        """A window's final result if it has closed, else its result so far (not final);
+        without start, the latest window of the department with any incident in it."""
+        grouped = self.group(incidents, [department])
+        if start is None:
+            starts = [w.start for w, _ in grouped.values() if w.kind == kind]
+            starts += [
+                datetime.fromisoformat(d["window"]["start"])
+                for d in self.finals.values()
+                if d["department"] == department and d["window"]["kind"] == kind
+            ]
+            if not starts:
+                return None
+            start = max(starts)
+        window = self.windows.named(kind, start)
+        final = self.finals.get(f"{department}/{window.key}")
+        if final is not None:
+            return final
+        members = grouped.get((department, window.key), (window, []))[1]
+        return self.result(department, window, members, False, now)

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+
 from pelastus_hub.contract import topics
 from pelastus_hub.contract.reasons import WarningCode
 from pelastus_hub.contract.records import InputRecord

@@ -13,6 +13,7 @@ from typing import Any
 
 import faust
 from faust.types import TP
+
 from pelastus_hub.contract import topics
 from pelastus_hub.contract.registry import Registry
 from pelastus_hub.runtime.web import add_routes
@@ -59,16 +60,18 @@ def create_app(settings: HubSettings) -> tuple[faust.App, HubWorker]:
     async def on_demand_snapshot(requests: faust.StreamT) -> None:
         async for _ in requests:
             if worker.ready:
-                await worker.publish_snapshot()
+                await worker.snapshots.publish()
 
     @app.on_partitions_assigned.connect
     async def take_lead(sender: Any, assigned: set[TP], **kwargs: Any) -> None:
-        worker.leadership.assigned = any(tp.topic == topics.SNAPSHOT_REQUESTS for tp in assigned)
+        worker.snapshots.leadership.assigned = any(
+            tp.topic == topics.SNAPSHOT_REQUESTS for tp in assigned
+        )
 
     @app.on_partitions_revoked.connect
     async def give_lead(sender: Any, revoked: set[TP], **kwargs: Any) -> None:
         if any(tp.topic == topics.SNAPSHOT_REQUESTS for tp in revoked):
-            worker.leadership.assigned = False
+            worker.snapshots.leadership.assigned = False
 
     add_routes(app, worker, registry)
     return app, worker

@@ -29,6 +29,7 @@ from aiokafka.errors import (
     ProducerFenced,
     RecordTooLargeError,
 )
+
 from pelastus_hub.pipeline.outputs import OutRecord
 from pelastus_hub.runtime.retry import failure_reason, is_retriable, retrying, worker_delay
 

@@ -4,6 +4,7 @@ topic has."""
 from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
 from pelastus_hub.contract.topics import (
     CAPABILITY,
     DEAD_LETTER,

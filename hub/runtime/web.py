@@ -5,11 +5,12 @@ from typing import Any
 
 import faust
 from faust.web import Request, Response, View
+from prometheus_client import generate_latest
+
 from pelastus_hub.contract.registry import Registry
 from pelastus_hub.picture.kpi import KINDS
 from pelastus_hub.runtime.worker import HubWorker
 from pelastus_hub.state.store import Outcome
-from prometheus_client import generate_latest
 
 # Prometheus text format 0.0.4 (UTF-8 by definition); aiohttp refuses a charset parameter here.
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
@@ -61,7 +62,7 @@ def add_routes(app: faust.App, worker: HubWorker, registry: Registry) -> None:
 
     @app.page("/api/v1/capability")
     async def capability(web: View, request: Request) -> Response:
-        document = worker.latest_snapshot
+        document = worker.snapshots.latest
         if document is None:
             return _no_snapshot(web)
         return web.json(document)
@@ -77,7 +78,7 @@ def add_routes(app: faust.App, worker: HubWorker, registry: Registry) -> None:
                 },
                 status=404,
             )
-        document = worker.latest_snapshot
+        document = worker.snapshots.latest
         if document is None:
             return _no_snapshot(web)
         body: dict[str, Any] = {
@@ -121,7 +122,7 @@ def _add_kpi_route(app: faust.App, worker: HubWorker, registry: Registry) -> Non
                     400,
                 )
         try:
-            document = worker.kpi(department, kind, start)
+            document = worker.snapshots.kpi(department, kind, start)
         except ValueError as error:  # a start at the very ends of the calendar
             return _error(web, "bad_start", str(error), 400)
         if document is None:

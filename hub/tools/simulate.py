@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+
 from pelastus_hub.client.publisher import Publisher
 from pelastus_hub.contract.envelope import STRUCTURED_CONTENT_TYPE
 from pelastus_hub.contract.reasons import Reason

@@ -8,8 +8,8 @@ may hold other tests' snapshots and states); `worker` is one worker process on i
 import sys
 
 import pytest
-from pelastus_hub.tools.localkafka import LocalKafka
 
+from pelastus_hub.tools.localkafka import LocalKafka
 from tests.integration.hub_process import WorkerProcess
 
 

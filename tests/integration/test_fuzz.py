@@ -45,6 +45,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from jsonschema import FormatChecker
+
 from pelastus_hub.contract.reasons import Reason
 from pelastus_hub.contract.records import Record
 from pelastus_hub.contract.registry import Registry
@@ -54,7 +55,6 @@ from pelastus_hub.picture.kpi import KpiBook, Windows
 from pelastus_hub.pipeline.batch import input_routes, process_batch
 from pelastus_hub.settings import HubSettings
 from pelastus_hub.state.store import StoreContext
-
 from tests.integration.hub_process import WorkerProcess
 from tests.integration.test_worker import read_all
 from tests.unit.test_contract_equivalence import EcmaValidator

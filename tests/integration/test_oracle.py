@@ -21,9 +21,9 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from pelastus_hub.tools.localkafka import LocalKafka
 from pelastus_hub.tools.simulate import generate, ground_truth, message_data
-
 from tests.integration.hub_process import WorkerProcess
 from tests.integration.test_several_workers import (
     REGISTRY,

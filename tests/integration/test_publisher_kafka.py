@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
 from pelastus_hub.client.publisher import Publisher
 from pelastus_hub.contract.records import ValidEvent
 from pelastus_hub.contract.registry import Registry

@@ -10,10 +10,11 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import orjson
-import pelastus_hub.client.publisher
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+import pelastus_hub.client.publisher
 from pelastus_hub.client.publisher import Publisher
 from pelastus_hub.contract.registry import Registry
 from pelastus_hub.contract.topics import input_topic

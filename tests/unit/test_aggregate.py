@@ -3,10 +3,10 @@ from dataclasses import replace
 from datetime import timedelta
 
 from jsonschema import Draft202012Validator, FormatChecker
+
 from pelastus_hub.families.incident import IncidentState
 from pelastus_hub.families.readiness import StationReadiness
 from pelastus_hub.families.unit_status import UnitState, capability
-
 from tests.unit.helpers import NOW, SCHEMAS, snapshot_of
 
 

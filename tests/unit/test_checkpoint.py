@@ -13,6 +13,7 @@ from aiokafka.errors import (
     ProducerFenced,
     TopicAuthorizationFailedError,
 )
+
 from pelastus_hub.pipeline.outputs import OutRecord
 from pelastus_hub.runtime import retry
 from pelastus_hub.runtime.checkpoint import Checkpoint

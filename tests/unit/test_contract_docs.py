@@ -5,9 +5,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from pelastus_hub.families import FAMILIES
 from pelastus_hub.tools.contract_docs import REFERENCE, LabelError, enum_labels, generate, run_docs
-
 from tests.unit.helpers import SCHEMAS
 
 REPO = SCHEMAS.parent

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError as SchemaError
 from jsonschema.validators import extend
-from pelastus_hub.contract.envelope import Envelope
-from pelastus_hub.families import FAMILIES
 from pydantic import ValidationError
 
+from pelastus_hub.contract.envelope import Envelope
+from pelastus_hub.families import FAMILIES
 from tests.unit.helpers import SCHEMAS
 
 EXAMPLES = [

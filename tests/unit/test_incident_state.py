@@ -11,7 +11,6 @@ from pelastus_hub.contract.reasons import WarningCode
 from pelastus_hub.contract.records import ValidEvent
 from pelastus_hub.families.incident import IncidentState
 from pelastus_hub.state.store import Outcome
-
 from tests.unit.helpers import decode, encode, new_store
 
 T0 = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)

@@ -1,6 +1,7 @@
 import json
 
 import pytest
+
 from pelastus_hub.contract.reasons import Reason
 from pelastus_hub.contract.records import Record, Rejection, ValidEvent
 from pelastus_hub.contract.registry import Registry
@@ -9,7 +10,6 @@ from pelastus_hub.families import FAMILIES
 from pelastus_hub.families.incident import FAMILY as INCIDENT
 from pelastus_hub.families.readiness import FAMILY as READINESS
 from pelastus_hub.families.unit_status import FAMILY as UNIT_STATUS
-
 from tests.unit.helpers import (
     NOW,
     SCHEMAS,

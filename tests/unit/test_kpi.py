@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
+
 from pelastus_hub.families.incident import IncidentState
 from pelastus_hub.picture.kpi import (
     KpiBook,
@@ -14,7 +15,6 @@ from pelastus_hub.picture.kpi import (
     result,
     result_key,
 )
-
 from tests.unit.helpers import SCHEMAS
 
 TARGETS = {"I": 360.0, "II": 600.0, "III": 1200.0}
@@ -184,8 +184,9 @@ def test_a_never_opened_incident_in_final_windows_retires_too() -> None:
 
 
 def test_targets_must_name_every_class() -> None:
-    from pelastus_hub.settings import HubSettings
     from pydantic import ValidationError
+
+    from pelastus_hub.settings import HubSettings
 
     with pytest.raises(ValidationError, match="each of I, II and III"):
         HubSettings(kpi_target_seconds={"I": 300})

@@ -5,6 +5,7 @@ from typing import Any, ClassVar
 
 import pytest
 from aiokafka.errors import KafkaTimeoutError, ProducerFenced
+
 from pelastus_hub.picture import leadership
 from pelastus_hub.picture.leadership import Leadership
 

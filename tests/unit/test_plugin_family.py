@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
 from pelastus_hub.contract.common import Timestamp
 from pelastus_hub.contract.envelope import Envelope
 from pelastus_hub.contract.reasons import Reason
@@ -24,8 +26,6 @@ from pelastus_hub.pipeline.outputs import batch_outputs
 from pelastus_hub.runtime.topic_admin import hub_topics
 from pelastus_hub.state.codec import StateCodec
 from pelastus_hub.state.store import Identity, LatestStore, Outcome, Stamp, StoreContext, entity_key
-from pydantic import BaseModel, ConfigDict, Field
-
 from tests.unit.helpers import NOW, SCHEMAS, snapshot_of
 
 NAME = "vehicle-position"

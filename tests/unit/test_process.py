@@ -5,7 +5,6 @@ from pelastus_hub.families import FAMILIES
 from pelastus_hub.families.unit_status import FAMILY as UNIT_STATUS
 from pelastus_hub.pipeline.batch import input_routes, process_batch
 from pelastus_hub.state.store import Outcome
-
 from tests.unit.helpers import NOW, SCHEMAS, event, new_store, record
 
 REGISTRY = Registry.load(SCHEMAS)
@@ -54,7 +53,6 @@ def test_every_record_gets_exactly_one_outcome() -> None:
 
 def test_families_share_a_batch_and_warnings_are_no_outcome() -> None:
     from pelastus_hub.contract.reasons import WarningCode
-
     from tests.unit.helpers import example_event, incident_record, opened
 
     routes = input_routes(REGISTRY, FAMILIES.values())

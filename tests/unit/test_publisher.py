@@ -7,7 +7,6 @@ from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import orjson
-import pelastus_hub.client.publisher
 import pytest
 from aiokafka.errors import (
     KafkaTimeoutError,
@@ -15,6 +14,8 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
     UnknownTopicOrPartitionError,
 )
+
+import pelastus_hub.client.publisher
 from pelastus_hub.client.publisher import InvalidEvent, Publisher, PublishError
 from pelastus_hub.contract.reasons import Reason
 from pelastus_hub.contract.records import ValidEvent
@@ -24,7 +25,6 @@ from pelastus_hub.contract.validator import Validator
 from pelastus_hub.families import FAMILIES
 from pelastus_hub.families.unit_status import FAMILY as UNIT_STATUS
 from pelastus_hub.settings import HubSettings
-
 from tests.unit.helpers import SCHEMAS, Record
 
 REGISTRY = Registry.load(SCHEMAS)

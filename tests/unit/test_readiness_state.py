@@ -3,7 +3,6 @@ from datetime import UTC, datetime, timedelta
 from pelastus_hub.contract.readiness import ReadinessV1
 from pelastus_hub.contract.records import ValidEvent
 from pelastus_hub.state.store import Outcome
-
 from tests.unit.helpers import decode, encode, new_store
 
 T0 = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)

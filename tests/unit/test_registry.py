@@ -1,5 +1,4 @@
 from pelastus_hub.contract.registry import Registry
-
 from tests.unit.helpers import SCHEMAS
 
 REGISTRY = Registry.load(SCHEMAS)

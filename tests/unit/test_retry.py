@@ -10,6 +10,7 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
     UnknownTopicOrPartitionError,
 )
+
 from pelastus_hub.runtime.retry import failure_reason, is_retriable, retry_delay, retrying
 
 TOPIC = "dept.pirkanmaa.unit-status"

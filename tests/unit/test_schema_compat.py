@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
+
 from pelastus_hub.tools.schema_compat import check_schemas, compare, run_check
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"

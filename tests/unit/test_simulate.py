@@ -14,6 +14,8 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
     UnknownTopicOrPartitionError,
 )
+from pydantic import ValidationError
+
 from pelastus_hub.contract.envelope import UnitStatusEvent, binary_mode_event
 from pelastus_hub.contract.reasons import Reason, WarningCode
 from pelastus_hub.contract.records import Rejection, ValidEvent
@@ -28,8 +30,6 @@ from pelastus_hub.state.store import Outcome
 from pelastus_hub.tools import simulate
 from pelastus_hub.tools.simulate import Message, final_states, generate, message_data
 from pelastus_hub.tools.simulated_world import area_letters
-from pydantic import ValidationError
-
 from tests.unit.helpers import SCHEMAS, Record, new_store
 
 REGISTRY = Registry.load(SCHEMAS)

@@ -4,7 +4,6 @@ from datetime import UTC, datetime, timedelta
 from pelastus_hub.contract.records import ValidEvent
 from pelastus_hub.contract.unit_status import UnitStatusV1
 from pelastus_hub.state.store import DEDUP_WINDOW, Outcome
-
 from tests.unit.helpers import decode, encode, event, new_store
 
 T0 = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)

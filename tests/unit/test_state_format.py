@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
+
 from pelastus_hub.families import FAMILIES
 from pelastus_hub.families.unit_status import UnitState
 from pelastus_hub.pipeline.outputs import changelog

@@ -4,8 +4,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from pelastus_hub.cli import main
 
+from pelastus_hub.cli import main
 from tests.unit.helpers import SCHEMAS, event
 
 EXAMPLE = SCHEMAS / "envelope" / "examples" / "unit-status-structured.json"

@@ -10,20 +10,21 @@ from dataclasses import replace
 from typing import Any
 
 from aiokafka import TopicPartition
+
 from pelastus_hub.contract.registry import Registry
 from pelastus_hub.families import FAMILIES
 from pelastus_hub.runtime.checkpoint import Checkpoint
 from pelastus_hub.runtime.worker import HubWorker
 from pelastus_hub.settings import HubSettings
-
 from tests.unit.helpers import SCHEMAS, event, record
 from tests.unit.test_checkpoint import Broker
 
 
 def worker(broker: Broker) -> HubWorker:
     hub = HubWorker(HubSettings(), Registry.load(SCHEMAS))
-    hub.checkpoint = Checkpoint(broker.new_producer, "pelastus-hub")  # type: ignore[arg-type]
-    hub.checkpoint.producer = broker.new_producer()  # type: ignore[assignment]
+    checkpoint = Checkpoint(broker.new_producer, "pelastus-hub")  # type: ignore[arg-type]
+    checkpoint.producer = broker.new_producer()  # type: ignore[assignment]
+    hub.checkpoint = hub.snapshots.checkpoint = checkpoint
     return hub
 
 
@@ -58,7 +59,7 @@ async def test_a_batch_commits_its_outputs_and_offsets_in_one_transaction() -> N
 
 
 class Leadership:
-    """Stands in for hub.leadership.Leadership: leads, or is fenced at the n-th send."""
+    """Stands in for pelastus_hub.picture.leadership.Leadership: leads, or is fenced at the n-th send."""
 
     def __init__(self, leading: bool = True, fenced_at: int | None = None) -> None:
         self.leading = leading
@@ -79,38 +80,38 @@ class Leadership:
 
 def publishing(leadership: Leadership) -> HubWorker:
     hub = worker(Broker())
-    hub.leadership = leadership  # type: ignore[assignment]
+    hub.snapshots.leadership = leadership  # type: ignore[assignment]
 
     async def caught_up() -> None:
         await asyncio.sleep(0)
 
-    hub._catch_up_state = caught_up  # type: ignore[method-assign]
-    hub._follow_kpis = caught_up  # type: ignore[method-assign]
+    hub.sync.catch_up = caught_up  # type: ignore[method-assign]
+    hub.sync.follow_kpis = caught_up  # type: ignore[method-assign]
     return hub
 
 
 async def test_overlapping_snapshots_get_distinct_growing_numbers() -> None:
     leadership = Leadership()
     hub = publishing(leadership)
-    first, second = await asyncio.gather(hub.publish_snapshot(), hub.publish_snapshot())
+    first, second = await asyncio.gather(hub.snapshots.publish(), hub.snapshots.publish())
     assert (first["sequence"], second["sequence"]) == (1, 2)  # type: ignore[index]
-    assert hub.latest_snapshot is not None and hub.latest_snapshot["sequence"] == 2
+    assert hub.snapshots.latest is not None and hub.snapshots.latest["sequence"] == 2
     assert [json.loads(value)["sequence"] for value in leadership.sent] == [1, 2]
 
 
 async def test_only_the_leader_publishes_and_a_fenced_one_stops() -> None:
     follower = publishing(Leadership(leading=False))
-    assert await follower.publish_snapshot() is None
+    assert await follower.snapshots.publish() is None
     leadership = Leadership(fenced_at=1)
     hub = publishing(leadership)
-    assert (await hub.publish_snapshot())["sequence"] == 1  # type: ignore[index]
-    assert await hub.publish_snapshot() is None  # fenced: another worker leads now
-    assert await hub.publish_snapshot() is None
-    assert hub.sequence == 1 and len(leadership.sent) == 1
+    assert (await hub.snapshots.publish())["sequence"] == 1  # type: ignore[index]
+    assert await hub.snapshots.publish() is None  # fenced: another worker leads now
+    assert await hub.snapshots.publish() is None
+    assert hub.snapshots.sequence == 1 and len(leadership.sent) == 1
 
 
 def test_every_family_has_a_store_and_its_topics_are_consumed() -> None:
     hub = HubWorker(HubSettings(), Registry.load(SCHEMAS))
-    assert set(hub.stores) == set(FAMILIES)
+    assert set(hub.sync.stores) == set(FAMILIES)
     assert {family.name for _, family in hub.routes.values()} == set(FAMILIES)
     assert len(hub.routes) == len(FAMILIES) * 21

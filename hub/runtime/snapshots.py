@@ -1,0 +1,122 @@
+"""The leader's cycle: the capability snapshot and the KPI windows closing with it, published
+together in one transaction; a worker not leading follows the leader's instead."""
+
+import asyncio
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from pelastus_hub.contract import topics
+from pelastus_hub.families.base import Family
+from pelastus_hub.families.incident import NAME as INCIDENT
+from pelastus_hub.picture.kpi import result_key
+from pelastus_hub.picture.leadership import Leadership
+from pelastus_hub.picture.snapshot import snapshot
+from pelastus_hub.pipeline.outputs import OutRecord
+from pelastus_hub.runtime.checkpoint import Checkpoint
+from pelastus_hub.runtime.metrics import HubMetrics
+from pelastus_hub.runtime.state_sync import StateSync
+from pelastus_hub.settings import HubSettings
+
+
+class SnapshotCycle:
+    def __init__(
+        self,
+        settings: HubSettings,
+        departments: frozenset[str],
+        families: Mapping[str, Family],
+        sync: StateSync,
+        checkpoint: Checkpoint,
+        metrics: HubMetrics,
+    ) -> None:
+        self.settings = settings
+        self.departments = departments
+        self.families = families
+        self.sync = sync
+        self.checkpoint = checkpoint
+        self.metrics = metrics
+        self.leadership = Leadership(settings.kafka_options(), f"{settings.group_id}-snapshots")
+        self.sequence = 0
+        self.latest: dict[str, Any] | None = None
+        # Snapshots are numbered and sent one at a time: the timer and a request may overlap.
+        self._lock = asyncio.Lock()
+
+    async def restore(self) -> None:
+        """Number on from the newest snapshot published, and serve it until the next."""
+        self.latest = await self.sync.last_snapshot()
+        self.sequence = self.latest["sequence"] if self.latest else 0
+
+    async def publish(self) -> dict[str, Any] | None:
+        """Build, publish and remember the next capability snapshot, if this worker leads;
+        None if it does not."""
+        sync, kpis = self.sync, self.sync.kpis
+        async with self._lock:
+            if await self.leadership.settle():
+                # Fenced now, the former leader can add no snapshot after the one read here.
+                latest = await sync.last_snapshot()
+                self.sequence = max(self.sequence, latest["sequence"] if latest else 0)
+            if not self.leadership.leading:
+                return None
+            await sync.catch_up()
+            await sync.follow_kpis()  # a former leader may have closed windows
+            now = datetime.now(UTC)
+            incidents = sync.stores[INCIDENT].states.values()
+            document = snapshot(
+                {name: store.states.values() for name, store in sync.stores.items()},
+                self.families.values(),
+                self.departments,
+                self.sequence + 1,
+                now,
+                self.settings.stale_after_seconds,
+            )
+            closing = kpis.due(incidents, self.departments, now)
+            records = [
+                (topics.KPI, result_key(result).encode(), orjson.dumps(result))
+                for result in closing
+            ]
+            records.append((topics.CAPABILITY, b"national", orjson.dumps(document)))
+            # The snapshot and the windows closing with it are read together or not at all.
+            if not await self.leadership.send(records):
+                for result in closing:
+                    kpis.forget(result)
+                return None
+            kpis.published()
+            await self._retire(kpis.retired(incidents))
+            self.metrics.kpi_windows.inc(len(closing))
+            self.sequence = document["sequence"]
+            self.latest = document
+        self.metrics.export_snapshot(document)
+        return document
+
+    async def follow(self) -> None:
+        """Not leading: serve the leader's latest snapshot and KPIs on this worker's API too,
+        and learn which KPI windows have closed."""
+        # The snapshot gauges are the leader's to export; a former leader's would go stale.
+        self.metrics.units.clear()
+        self.metrics.last_event.clear()
+        await self.sync.catch_up()
+        await self.sync.follow_kpis()
+        latest = await self.sync.last_snapshot()
+        if latest and (self.latest is None or latest["sequence"] > self.latest["sequence"]):
+            self.latest = latest
+            self.sequence = latest["sequence"]
+
+    async def _retire(self, incidents: list[Any]) -> None:
+        """Delete incidents no KPI or snapshot needs from the changelog (a tombstone each),
+        and so from every worker's store at its next catch-up. With this worker's batch
+        producer, between its batches: the snapshot's producer writes only national topics."""
+        if not incidents:
+            return
+        topic = topics.state_topic(INCIDENT)
+        async with self.sync.lock:
+            await self.checkpoint.commit(
+                [OutRecord(topic, i.key.encode(), None) for i in incidents], {}
+            )
+
+    def kpi(self, department: str, kind: str, start: datetime | None) -> dict[str, Any] | None:
+        """A window's final result if it has closed, else its result so far (not final);
+        without start, the latest window of the department with any incident in it."""
+        incidents = self.sync.stores[INCIDENT].states.values()
+        return self.sync.kpis.query(incidents, department, kind, start, datetime.now(UTC))

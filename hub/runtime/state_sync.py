@@ -1,0 +1,121 @@
+"""The worker's states and what it reads of the hub's compacted topics: the state changelogs,
+the closed KPI windows and the latest snapshot, with one group-less reader.
+
+The changelogs, keyed by entity, are where the workers' states meet (README, "Several
+workers"): on assignment a worker reads what another wrote for the partitions that move
+to it (that worker produced its changelog before committing offsets), and before a
+snapshot the leader reads what every other worker wrote.
+"""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaTimeoutError
+
+from pelastus_hub.contract import topics
+from pelastus_hub.families.base import Family
+from pelastus_hub.picture.kpi import KpiBook
+from pelastus_hub.state.store import Store, StoreContext
+
+T = TypeVar("T")
+Retry = Callable[[str, Callable[[], Awaitable[T]]], Awaitable[T]]
+
+# A read that has made no progress this long is given up and tried again, logged.
+READ_STALL_SECONDS = 30.0
+
+
+class StateSync:
+    def __init__(self, families: Mapping[str, Family], kpis: KpiBook, retry: Retry) -> None:
+        self.families = families
+        self.kpis = kpis
+        context = StoreContext(is_late=kpis.is_late)
+        self.stores: dict[str, Store[Any]] = {
+            name: family.new_store(context) for name, family in families.items()
+        }
+        # Group-less, committed records only (a fenced former leader's snapshot is never
+        # read); made when the worker starts, as Kafka clients need the running loop.
+        self.reader: AIOKafkaConsumer | None = None
+        self.retry = retry
+        # A batch (decided, written, committed) and a catch-up from the changelogs never
+        # interleave: a tombstone read mid-batch would remove a state about to be written.
+        self.lock = asyncio.Lock()
+        # The reader is one consumer: its reads (changelogs, KPIs, snapshots) take turns.
+        self.reader_lock = asyncio.Lock()
+        self._state_positions = dict.fromkeys(families, 0)
+        self._kpi_position = 0
+
+    async def catch_up(self) -> None:
+        """Read the state changelogs from where this worker last stopped reading to their end."""
+        async with self.lock, self.reader_lock:
+            # A retry goes on from the last record read: positions move record by record.
+            await self.retry("reading the state changelogs", self._read_changelogs)
+
+    async def _read_changelogs(self) -> None:
+        for name, store in self.stores.items():
+            codec = self.families[name].codec
+            partition = TopicPartition(topics.state_topic(name), 0)
+            async for record in self.read(partition, self._state_positions[name]):
+                if record.value is None:
+                    store.forget(record.key.decode())
+                else:
+                    store.restore(codec.decode(record.value, record.headers))
+                self._state_positions[name] = record.offset + 1
+
+    async def follow_kpis(self) -> None:
+        """Learn of the KPI windows closed since last read, from national.kpi."""
+        async with self.reader_lock:
+            await self.retry("reading national.kpi", self._read_kpis)
+
+    async def _read_kpis(self) -> None:
+        async for record in self.read(TopicPartition(topics.KPI, 0), self._kpi_position):
+            if record.value is not None:
+                self.kpis.record_final(orjson.loads(record.value))
+            self._kpi_position = record.offset + 1
+
+    async def last_snapshot(self) -> dict[str, Any] | None:
+        """The newest committed snapshot on national.capability, if any."""
+        async with self.reader_lock:
+            return await self.retry("reading national.capability", self._read_last_snapshot)
+
+    async def _read_last_snapshot(self) -> dict[str, Any] | None:
+        last = None
+        # Each snapshot is a record and a transaction marker, and aborted transactions
+        # leave records no committed reader sees: look well back.
+        async for record in self.read(TopicPartition(topics.CAPABILITY, 0), -256):
+            last = record
+        return orjson.loads(last.value) if last else None
+
+    async def read(self, partition: TopicPartition, start: int) -> AsyncIterator[Any]:
+        """Records of one partition from start (negative: from the end) to the current end.
+
+        Ends on the reader's position, not on offsets seen: compaction and
+        retention leave gaps, and may have removed every record before the end.
+        """
+        reader = self.reader
+        assert reader is not None, "the worker starts the reader first"
+        reader.assign([partition])
+        begin = (await reader.beginning_offsets([partition]))[partition]
+        end = (await reader.end_offsets([partition]))[partition]
+        first = max(begin, end + start if start < 0 else start)
+        if first >= end:
+            return
+        reader.seek(partition, first)
+        stalled_since, last = time.monotonic(), first
+        while (position := await reader.position(partition)) < end:
+            if position != last:
+                stalled_since, last = time.monotonic(), position
+            elif time.monotonic() - stalled_since > READ_STALL_SECONDS:
+                # Fetches that find nothing fail silently; the caller's retry reads on
+                # from the last record it took, with the ends asked anew.
+                raise KafkaTimeoutError(f"reading {partition} made no progress at {position}")
+            # Short: a fetch that holds only a transaction marker moves the position but
+            # returns no record, and getmany would wait out its whole timeout for one.
+            batch = await reader.getmany(partition, timeout_ms=20, max_records=10000)
+            for record in batch.get(partition, []):
+                # A position reset may rewind the reader; skip what was asked not to be read.
+                if first <= record.offset < end:
+                    yield record

@@ -10,14 +10,14 @@ from pelastus_hub.contract.readiness import ReadinessV1
 from pelastus_hub.contract.records import ValidEvent
 from pelastus_hub.families.base import Family, Holdings, PicturePart
 from pelastus_hub.state.codec import StateCodec
-from pelastus_hub.state.store import Identity, LatestStore, Stamp, entity_key
+from pelastus_hub.state.store import Identity, LatestStore, Observed, entity_key
 
 NAME = "readiness"
 COUNTS = ("stations", "firefighters", "officers", "ems", "volunteers_available")
 
 
 @dataclass(slots=True)
-class StationReadiness:
+class StationReadiness(Observed):
     mode: str
     department: str
     station_id: str
@@ -32,14 +32,6 @@ class StationReadiness:
     @property
     def key(self) -> str:
         return entity_key(self.department, self.station_id, self.mode)
-
-    @property
-    def stamp(self) -> Stamp:
-        return (self.observed_at, self.event_id, self.recent_events[-1][1])
-
-    @property
-    def last_event_time(self) -> datetime:
-        return self.observed_at
 
     @classmethod
     def from_event(

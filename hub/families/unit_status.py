@@ -11,7 +11,7 @@ from pelastus_hub.contract.unit_status import UNIT_STATUSES, UnitStatusV1
 from pelastus_hub.families.base import Family, Holdings, PicturePart
 from pelastus_hub.picture.freshness import age, latest_text, least
 from pelastus_hub.state.codec import StateCodec
-from pelastus_hub.state.store import Identity, LatestStore, Stamp, entity_key
+from pelastus_hub.state.store import Identity, LatestStore, Observed, entity_key
 
 NAME = "unit-status"
 STATUS_CLASS = {
@@ -29,7 +29,7 @@ STATUS_CLASSES = ("available", "committed", "out_of_service")
 # Not frozen: a frozen dataclass's __init__ costs several times more, on the hot path.
 # States are replaced, never changed in place.
 @dataclass(slots=True)
-class UnitState:
+class UnitState(Observed):
     mode: str  # actual, exercise or test: each keeps a state of its own
     department: str
     unit_id: str
@@ -48,14 +48,6 @@ class UnitState:
     @property
     def key(self) -> str:
         return entity_key(self.department, self.unit_id, self.mode)
-
-    @property
-    def stamp(self) -> Stamp:
-        return (self.observed_at, self.event_id, self.recent_events[-1][1])
-
-    @property
-    def last_event_time(self) -> datetime:
-        return self.observed_at
 
     @classmethod
     def from_event(

@@ -126,6 +126,25 @@ class LatestState(State, Protocol):
 L = TypeVar("L", bound=LatestState)
 
 
+class Observed:
+    """What a latest state's order and freshness come from: the event it is from, at
+    observed_at. Slots of its own none, so that slotted dataclasses may take it in."""
+
+    __slots__ = ()
+    observed_at: datetime
+    event_id: str
+    recent_events: tuple[Identity, ...]
+
+    @property
+    def stamp(self) -> Stamp:
+        """Its identity is the newest of the state's recent events."""
+        return (self.observed_at, self.event_id, self.recent_events[-1][1])
+
+    @property
+    def last_event_time(self) -> datetime:
+        return self.observed_at
+
+
 class LatestStore(Store[L]):
     """The latest state per entity: an event replaces it only when its stamp is greater."""
 

@@ -25,7 +25,14 @@ from pelastus_hub.pipeline.batch import input_routes, process_batch
 from pelastus_hub.pipeline.outputs import batch_outputs
 from pelastus_hub.runtime.topic_admin import hub_topics
 from pelastus_hub.state.codec import StateCodec
-from pelastus_hub.state.store import Identity, LatestStore, Outcome, Stamp, StoreContext, entity_key
+from pelastus_hub.state.store import (
+    Identity,
+    LatestStore,
+    Observed,
+    Outcome,
+    StoreContext,
+    entity_key,
+)
 from tests.unit.helpers import NOW, SCHEMAS, snapshot_of
 
 NAME = "vehicle-position"
@@ -46,7 +53,7 @@ class VehiclePositionEvent(Envelope):
 
 
 @dataclass(slots=True)
-class VehiclePosition:
+class VehiclePosition(Observed):
     mode: str
     department: str
     vehicle_id: str
@@ -59,14 +66,6 @@ class VehiclePosition:
     @property
     def key(self) -> str:
         return entity_key(self.department, self.vehicle_id, self.mode)
-
-    @property
-    def stamp(self) -> Stamp:
-        return (self.observed_at, self.event_id, self.recent_events[-1][1])
-
-    @property
-    def last_event_time(self) -> datetime:
-        return self.observed_at
 
     @classmethod
     def from_event(

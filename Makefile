@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test lint bench soak kafka-start kafka-stop kafka-status clean
+.PHONY: help run test lint wheel-check bench soak kafka-start kafka-stop kafka-status clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ lint: $(STAMP) ## ruff lint and format check, and the schema compatibility check
 	$(BIN)/ruff format --check hub tests
 	$(BIN)/pelastus-hub schemas check
 	$(BIN)/pelastus-hub schemas docs --check
+
+wheel-check: $(STAMP) ## build the wheel, install it in a fresh venv outside the repository, try it there
+	PYTHON=$(PYTHON) deploy/wheel-check.sh
 
 bench: $(STAMP) ## throughput and latency against reference pipelines (ARGS="--messages 200000")
 	$(BIN)/pelastus-hub bench $(ARGS)

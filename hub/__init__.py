@@ -6,20 +6,21 @@ its dead letters and feedback carry. The Publisher (and so Kafka's client) is im
 only when asked for, so that the contract alone never loads a Kafka client.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING, Any
+# Imported under private names: every public name here is in __all__.
+import importlib.metadata as _metadata
+import typing as _typing
 
 from pelastus_hub.contract.reasons import Reason, WarningCode
 from pelastus_hub.contract.records import Record, Rejection, ValidEvent
 from pelastus_hub.contract.registry import Registry
 from pelastus_hub.contract.validator import Validator
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from pelastus_hub.client.publisher import InvalidEvent, Publisher, PublishError
 
 try:
-    __version__ = version("pelastus-hub")
-except PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = _metadata.version("pelastus-hub")
+except _metadata.PackageNotFoundError:  # run from a source tree that was never installed
     __version__ = "0+unknown"
 
 __all__ = [
@@ -39,7 +40,7 @@ __all__ = [
 _CLIENT = frozenset({"InvalidEvent", "PublishError", "Publisher"})
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     if name in _CLIENT:
         from pelastus_hub.client import publisher
 

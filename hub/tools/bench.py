@@ -11,22 +11,17 @@ Throughput is counted from the first record received to the last one processed,
 so that group joins and start-up do not count. Machines here are noisy: read
 the ratios c/a and c/b, which come from one run, rather than the absolute rates.
 
-Then the production worker (`pelastus-hub worker`, a child process) consumes the
-same backlog and a steady load, for the latency from produce to a published
-snapshot and the worker's peak RSS.
+Then the production worker (`pelastus-hub worker`, a child process logging to
+.run/bench-worker.log) consumes the same backlog and a steady load, for the latency
+from produce to a published snapshot and the worker's peak RSS.
 """
 
 import argparse
 import asyncio
 import itertools
 import os
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,16 +30,22 @@ from typing import Any
 import faust
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from pydantic import ValidationError
+
 from pelastus_hub.contract import topics
 from pelastus_hub.contract.envelope import UnitStatusEvent
 from pelastus_hub.contract.registry import Registry
+from pelastus_hub.families import FAMILIES
+from pelastus_hub.picture.kpi import nearest_rank
 from pelastus_hub.runtime import topic_admin
 from pelastus_hub.runtime.app import FAUST_DATADIR, create_app
 from pelastus_hub.settings import HubSettings
-from pelastus_hub.tools.demo import wait_ready
+from pelastus_hub.tools import RUN_DIR
 from pelastus_hub.tools.localkafka import LocalKafka, kafka_version
+from pelastus_hub.tools.ports import free_ports
 from pelastus_hub.tools.simulate import Message, generate, message_data
-from pydantic import ValidationError
+from pelastus_hub.tools.worker_metrics import read_samples, totals
+from pelastus_hub.tools.worker_process import WorkerProcess
 
 SEED = 2026
 # The load: mostly valid traffic, with the bad input a real exchange sees.
@@ -208,7 +209,7 @@ async def produce(
 
 
 async def throughput(settings: HubSettings, registry: Registry, count: int) -> dict[str, float]:
-    await topic_admin.create_hub_topics(settings, registry.codes)
+    await topic_admin.create_hub_topics(settings, registry.codes, FAMILIES)
     start = datetime.now(UTC) - timedelta(hours=2)
     messages = list(
         itertools.islice(unit_statuses(generate(registry, SEED, start, 1000.0, **SHARES)), count)
@@ -331,64 +332,37 @@ def peak_rss_bytes(pid: int) -> int:
     raise RuntimeError("no VmHWM in /proc status")
 
 
-def percentile(values: list[float], share: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[max(0, int(-(-share * len(ordered) // 1)) - 1)]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _consumed(url: str) -> float:
-    with urllib.request.urlopen(f"{url}/metrics", timeout=5) as response:
-        lines = response.read().decode().splitlines()
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in lines
-        if line.startswith("pelastus_hub_records_total{")
-    )
+    return sum(totals(read_samples(url), "pelastus_hub_records_total").values())
 
 
 def production_worker(
     settings: HubSettings, registry: Registry, args: argparse.Namespace
 ) -> tuple[list[float], int]:
     """Latency and peak RSS of `pelastus-hub worker` in a child process."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
         "PELASTUS_HUB_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
         "PELASTUS_HUB_GROUP_ID": f"bench-worker-{time.time_ns()}",
-        "PELASTUS_HUB_WEB_PORT": str(port),
         "PELASTUS_HUB_SNAPSHOT_INTERVAL_SECONDS": str(args.snapshot_interval),
         "PELASTUS_HUB_LOG_LEVEL": "warning",
     }
-    with tempfile.TemporaryFile() as log:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "pelastus_hub.cli", "worker"], env=env, stdout=log, stderr=log
+    RUN_DIR.mkdir(exist_ok=True)
+    worker = WorkerProcess(env, RUN_DIR / "bench-worker.log", free_ports(1)[0])
+    try:
+        worker.start()
+        pid = worker.process.pid
+        say(f"worker process {pid}: consuming the backlog of {args.messages} messages")
+        while _consumed(worker.url) < args.messages:
+            time.sleep(0.5)
+        say(f"worker process: steady {args.latency_rate:g} msgs/s for {args.latency_seconds:g} s")
+        latencies = asyncio.run(
+            latency(settings, registry, args.latency_rate, args.latency_seconds)
         )
-        try:
-            wait_ready(url, worker, 120)
-            say(f"worker process {worker.pid}: consuming the backlog of {args.messages} messages")
-            while _consumed(url) < args.messages:
-                time.sleep(0.5)
-            say(
-                f"worker process: steady {args.latency_rate:g} msgs/s for {args.latency_seconds:g} s"
-            )
-            latencies = asyncio.run(
-                latency(settings, registry, args.latency_rate, args.latency_seconds)
-            )
-            rss = peak_rss_bytes(worker.pid)
-        finally:
-            worker.send_signal(signal.SIGINT)
-            try:
-                worker.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        rss = peak_rss_bytes(pid)
+    finally:
+        if worker.process is not None:
+            worker.stop()
     return latencies, rss
 
 
@@ -406,8 +380,8 @@ def report(
     if latencies:
         print(
             f"  latency, produce to published snapshot, at {args.latency_rate:g} msgs/s with snapshots every "
-            f"{args.snapshot_interval:g} s: p50 {percentile(latencies, 0.5):.3f} s, "
-            f"p99 {percentile(latencies, 0.99):.3f} s ({len(latencies)} of {sent} messages seen)"
+            f"{args.snapshot_interval:g} s: p50 {nearest_rank(latencies, 0.5):.3f} s, "
+            f"p99 {nearest_rank(latencies, 0.99):.3f} s ({len(latencies)} of {sent} messages seen)"
         )
     else:
         print("  latency: no message was seen in a snapshot")

@@ -21,9 +21,9 @@ from pathlib import Path
 from pelastus_hub.settings import HubSettings
 from pelastus_hub.tools import RUN_DIR
 from pelastus_hub.tools.localkafka import LocalKafka, LocalKafkaError
-from prometheus_client.parser import text_string_to_metric_families
+from pelastus_hub.tools.worker_metrics import read_samples, totals
+from pelastus_hub.tools.worker_process import WorkerProcess, stop_child
 
-READY_TIMEOUT_SECONDS = 120.0
 # Both children end within seconds of SIGTERM; the simulator waits at most 15 s for the
 # broker to take its last messages (hub.simulate.STOP_FLUSH_SECONDS).
 STOP_TIMEOUT_SECONDS = 30.0
@@ -34,45 +34,21 @@ def _say(line: str) -> None:
     print(f"[pelastus-hub] {line}", file=sys.stderr, flush=True)
 
 
-def wait_ready(base_url: str, worker: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if worker.poll() is not None:
-            raise RuntimeError(f"the worker exited with code {worker.returncode} before ready")
-        try:
-            with urllib.request.urlopen(f"{base_url}/readyz", timeout=2) as response:
-                if json.load(response).get("ready"):
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.25)
-    raise RuntimeError(f"the worker was not ready within {timeout:.0f} s")
-
-
 def status_line(base_url: str, worker_pid: int | None = None) -> str:
     """What the hub publishes now, as an operator would read it off the API; with the
     worker's pid, also its memory, lag and state (the soak's figures)."""
     try:
         with urllib.request.urlopen(f"{base_url}/api/v1/capability", timeout=2) as response:
             snapshot = json.load(response)
-        with urllib.request.urlopen(f"{base_url}/metrics", timeout=2) as response:
-            metrics = response.read().decode().splitlines()
+        metrics = read_samples(base_url, timeout=2)
     except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
         return f"no snapshot yet ({error})"
-    outcomes: dict[str, float] = {}
-    lags, held = [0.0], {}
-    for family in text_string_to_metric_families("\n".join(metrics)):
-        for sample in family.samples:
-            if sample.name == "pelastus_hub_records_total":
-                outcome = sample.labels["outcome"]
-                outcomes[outcome] = outcomes.get(outcome, 0) + sample.value
-            elif sample.name == "pelastus_hub_event_lag_seconds":
-                lags.append(sample.value)
-            elif sample.name == "pelastus_hub_state_entities":
-                held[sample.labels["family"]] = sample.value
+    outcomes = totals(metrics, "pelastus_hub_records_total", ("outcome",))
+    lags = [0.0, *(s.value for s in metrics if s.name == "pelastus_hub_event_lag_seconds")]
+    held = totals(metrics, "pelastus_hub_state_entities", ("family",))
     national = snapshot["national"]
     reporting = sum(1 for view in snapshot["departments"].values() if view["units"])
-    counted = ", ".join(f"{name} {count:.0f}" for name, count in sorted(outcomes.items()))
+    counted = ", ".join(f"{name} {count:.0f}" for (name,), count in sorted(outcomes.items()))
     ready = national["readiness"]
     return (
         f"snapshot {snapshot['sequence']}: {national['units']} units from {reporting} departments, "
@@ -85,7 +61,7 @@ def status_line(base_url: str, worker_pid: int | None = None) -> str:
             ""
             if worker_pid is None
             else f"; worker RSS {resident_mib(worker_pid):.0f} MiB, event lag {max(lags):.1f} s, "
-            f"state {', '.join(f'{n:.0f} {f}' for f, n in sorted(held.items()))}"
+            f"state {', '.join(f'{n:.0f} {f}' for (f,), n in sorted(held.items()))}"
         )
     )
 
@@ -109,32 +85,24 @@ def _default_signals() -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
+# Each child in a session of its own: Ctrl-C reaches this process only, which then stops
+# the children in order (simulator, worker, broker). Popen's restore_signals covers SIGPIPE
+# and SIGXFSZ only, hence _default_signals (the demo starts no threads, so a preexec_fn
+# is safe).
+CHILD_OPTIONS = {"start_new_session": True, "preexec_fn": _default_signals}
+
+
 def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    # Its own session: Ctrl-C reaches this process only, which then stops the children
-    # in order (simulator, worker, broker). Popen's restore_signals covers SIGPIPE and
-    # SIGXFSZ only, hence _default_signals (the demo starts no threads, so a preexec_fn
-    # is safe).
     with log.open("wb") as output:
         return subprocess.Popen(
-            command,
-            env=env,
-            start_new_session=True,
-            preexec_fn=_default_signals,
-            stdout=output,
-            stderr=subprocess.STDOUT,
+            command, env=env, stdout=output, stderr=subprocess.STDOUT, **CHILD_OPTIONS
         )
 
 
 def _stop(process: subprocess.Popen[bytes] | None, name: str) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()  # both children shut down cleanly on SIGTERM
-    try:
-        process.wait(timeout=STOP_TIMEOUT_SECONDS)
-    except subprocess.TimeoutExpired:
-        _say(f"{name} did not stop within {STOP_TIMEOUT_SECONDS:g} s of SIGTERM; killing it")
-        process.kill()
-        process.wait()
+    # Both children shut down cleanly on SIGTERM.
+    if process is not None and not stop_child(process, STOP_TIMEOUT_SECONDS):
+        _say(f"{name} did not stop within {STOP_TIMEOUT_SECONDS:g} s of SIGTERM; killed it")
 
 
 def _summary(log: Path) -> str | None:
@@ -163,10 +131,12 @@ def run_demo(args: argparse.Namespace) -> int:
         env = {**os.environ, "PELASTUS_HUB_BOOTSTRAP_SERVERS": bootstrap}
         command = [sys.executable, "-m", "pelastus_hub.cli"]
         LOG_DIR.mkdir(exist_ok=True)
-        worker = _start([*command, "worker"], env, worker_log)
+        worker = WorkerProcess(
+            env, worker_log, settings.web_port, settings.web_host, **CHILD_OPTIONS
+        )
         _say(f"worker starting (log: {worker_log})")
-        base_url = f"http://{settings.web_host}:{settings.web_port}"
-        wait_ready(base_url, worker, READY_TIMEOUT_SECONDS)
+        worker.start()
+        base_url = worker.url
         simulation = [
             "simulate",
             f"--seed={args.seed}",
@@ -201,20 +171,21 @@ def run_demo(args: argparse.Namespace) -> int:
         every = args.status_every
         first_rss = None
         next_status = time.monotonic() + every
+        process = worker.process
         while deadline is None or time.monotonic() < deadline:
-            if worker.poll() is not None:
-                _say(f"the worker exited with code {worker.returncode}; see {worker_log}")
+            if process.poll() is not None:
+                _say(f"the worker exited with code {process.returncode}; see {worker_log}")
                 return 1
             if time.monotonic() >= next_status:
-                _say(status_line(base_url, worker.pid))
-                first_rss = first_rss or resident_mib(worker.pid)
+                _say(status_line(base_url, process.pid))
+                first_rss = first_rss or resident_mib(process.pid)
                 next_status += every
             time.sleep(0.5)
-        _say(status_line(base_url, worker.pid))
+        _say(status_line(base_url, process.pid))
         if first_rss:
             _say(
                 f"worker RSS {first_rss:.0f} MiB at the first report, "
-                f"{resident_mib(worker.pid):.0f} MiB at the end"
+                f"{resident_mib(process.pid):.0f} MiB at the end"
             )
         return 0
     except KeyboardInterrupt:
@@ -231,6 +202,6 @@ def run_demo(args: argparse.Namespace) -> int:
         _stop(simulator, "the simulator")
         if simulator is not None and (summary := _summary(simulator_log)):
             _say(f"simulator {summary}")
-        _stop(worker, "the worker")
+        _stop(worker.process if worker else None, "the worker")
         kafka.stop()
         _say("stopped")

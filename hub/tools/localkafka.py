@@ -20,7 +20,9 @@ from subprocess import DEVNULL, PIPE, STDOUT
 
 import aiokafka
 from aiokafka.errors import KafkaError
+
 from pelastus_hub.tools import REPO_ROOT
+from pelastus_hub.tools.ports import free_ports
 
 POM = REPO_ROOT / "deploy" / "kafka" / "pom.xml"
 # Written last into the jar folder, so an interrupted resolution is never reused.
@@ -194,10 +196,7 @@ class LocalKafka:
 
     def _format(self, java: str, jvm_options: list[str]) -> Path:
         """A new data folder with server.properties on two free ports, formatted for KRaft."""
-        with socket.socket() as s1, socket.socket() as s2:  # both open, so the ports differ
-            for s in (s1, s2):
-                s.bind(("127.0.0.1", 0))
-            port, cport = s1.getsockname()[1], s2.getsockname()[1]
+        port, cport = free_ports(2)
         if self.run_dir:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         data = Path(tempfile.mkdtemp(prefix="kafka-", dir=self.run_dir))

@@ -2,61 +2,33 @@
 
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
-from pelastus_hub.tools.demo import wait_ready
+from pelastus_hub.tools import worker_metrics, worker_process
+from pelastus_hub.tools.ports import free_ports
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class WorkerProcess:
+class WorkerProcess(worker_process.WorkerProcess):
     def __init__(self, bootstrap: str, log_path: Path, **settings: str) -> None:
-        self.port = free_port()
-        self.env = {
+        env = {
             **os.environ,
             "PELASTUS_HUB_BOOTSTRAP_SERVERS": bootstrap,
-            "PELASTUS_HUB_WEB_PORT": str(self.port),
             "PELASTUS_HUB_SNAPSHOT_INTERVAL_SECONDS": "0.5",
             "PELASTUS_HUB_LOG_LEVEL": "warning",
             **{f"PELASTUS_HUB_{name.upper()}": value for name, value in settings.items()},
         }
-        self.log_path = log_path
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        super().__init__(env, log_path, free_ports(1)[0], cwd=REPO)
 
     def start(self, timeout: float = 90.0) -> None:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "pelastus_hub.cli", "worker"],
-                env=self.env,
-                cwd=REPO,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
         try:
-            wait_ready(self.url, self.process, timeout)
+            super().start(timeout)
         except RuntimeError as error:
             raise RuntimeError(f"{error}; log:\n{self.log_path.read_text()[-4000:]}") from None
-
-    def stop(self) -> int:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGINT)
-        return self.process.wait(timeout=60)
 
     def kill(self) -> None:
         assert self.process is not None
@@ -75,21 +47,11 @@ class WorkerProcess:
         return status, json.loads(body)
 
     def counter(self, name: str, by: tuple[str, ...]) -> dict[tuple[str, ...], float]:
-        """A counter's values summed by the labels named in `by`."""
-        _, body = self.get("/metrics")
-        totals: dict[tuple[str, ...], float] = {}
-        for line in body.decode().splitlines():
-            if line.startswith(name + "{"):
-                labels, value = line[len(name) + 1 :].split("} ")
-                parts = dict(item.split("=", 1) for item in labels.split(","))
-                key = tuple(parts[label].strip('"') for label in by)
-            elif line.startswith(name + " "):  # a counter without labels
-                key, value = (), line.split(" ")[1]
-            else:
-                continue
-            if float(value):
-                totals[key] = totals.get(key, 0) + float(value)
-        return totals
+        """A counter's values summed by the labels named in `by`, those still 0 left out."""
+        samples = worker_metrics.read_samples(self.url)
+        return {
+            key: value for key, value in worker_metrics.totals(samples, name, by).items() if value
+        }
 
     def records_total(self, by: tuple[str, ...] = ("department", "outcome")) -> dict:
         """pelastus_hub_records_total by (department, outcome), or other labels."""

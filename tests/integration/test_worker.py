@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from jsonschema import Draft202012Validator, FormatChecker
+
 from pelastus_hub.contract.reasons import Reason
 from pelastus_hub.contract.registry import Registry
 from pelastus_hub.contract.unit_status import UNIT_STATUSES
-
+from pelastus_hub.tools import worker_metrics
 from tests.integration.hub_process import WorkerProcess
 
 pytestmark = pytest.mark.integration
@@ -346,15 +347,15 @@ async def test_known_traffic_gives_exact_outcomes_dead_letters_feedback_and_snap
     assert status == 404 and error["error"] == "unknown_department"
     status, _ = worker.get_json("/healthz")
     assert status == 200
-    _, metrics = worker.get("/metrics")
-    assert (
-        b'pelastus_hub_dead_letters_total{department="pirkanmaa",reason="key_mismatch"} 1.0'
-        in metrics
+    metrics = worker_metrics.read_samples(worker.url)
+    dead_letters = worker_metrics.totals(
+        metrics, "pelastus_hub_dead_letters_total", ("department", "reason")
     )
-    assert (
-        b'pelastus_hub_units{department="pirkanmaa",status_class="committed",unit_type="rescue_unit"} 1.0'
-        in metrics
+    assert dead_letters[("pirkanmaa", "key_mismatch")] == 1
+    units = worker_metrics.totals(
+        metrics, "pelastus_hub_units", ("department", "status_class", "unit_type")
     )
+    assert units[("pirkanmaa", "committed", "rescue_unit")] == 1
 
 
 async def consumes_only_new_records(broker: str, worker: WorkerProcess) -> None:

@@ -1,0 +1,163 @@
+"""One broker process on its data folder: started, awaited until it answers, and stopped."""
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from subprocess import DEVNULL, STDOUT
+
+import aiokafka
+from aiokafka.errors import KafkaError
+
+from pelastus_hub.tools.localkafka.jars import LocalKafkaError, ensure_jars
+from pelastus_hub.tools.localkafka.storage import bootstrap_of, format_data_dir
+
+
+async def answers_metadata(bootstrap_servers: str) -> bool:
+    """Whether a broker listens at this address and answers a metadata request."""
+    host, port = bootstrap_servers.rsplit(":", 1)
+    try:  # a plain connect first, as aiokafka logs an error for every refused bootstrap
+        socket.create_connection((host, int(port)), timeout=1).close()
+    except OSError:
+        return False
+    client = aiokafka.AIOKafkaClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
+    try:
+        await client.bootstrap()
+        return bool((await client.fetch_all_metadata()).brokers())
+    except (TimeoutError, KafkaError, OSError):
+        return False
+    finally:
+        await client.close()
+
+
+def stop_group(pid: int, running: Callable[[], bool]) -> None:
+    """SIGTERM to a process group, then SIGKILL if it is still running after 30 s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while running() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if running():
+            os.killpg(pid, signal.SIGKILL)
+
+
+class LocalKafka:
+    """One broker in a data folder of its own, on two ports of its own.
+
+    start() formats a fresh folder on two free ports and brings the broker up; stop() ends
+    it and removes the folder (kept with keep_data). To test a broker outage,
+    stop_broker(hard) ends only the process: hard=True is a crash (SIGKILL), hard=False a
+    clean shutdown (SIGTERM). The folder stays, and start() again restarts the broker on it,
+    its data and its ports without reformatting, so bootstrap_servers is the same as before.
+    start() also restarts on a folder kept by stop() with keep_data, and on data_dir, the
+    folder of an earlier LocalKafka.
+    """
+
+    def __init__(
+        self,
+        run_dir: Path | None = None,
+        cache_dir: Path | None = None,
+        heap: str = "768m",
+        progress: Callable[[str], None] = print,
+        keep_data: bool = False,
+        data_dir: Path | None = None,
+    ) -> None:
+        default_cache = os.environ.get("PELASTUS_HUB_CACHE_DIR") or "~/.cache/pelastus-hub"
+        self.cache_dir = cache_dir or Path(default_cache).expanduser()
+        self.run_dir, self.heap, self.progress, self.keep_data = run_dir, heap, progress, keep_data
+        self._process: subprocess.Popen[bytes] | None = None
+        self.data_dir = data_dir  # the formatted folder once there is one, until stop() removes it
+        self.bootstrap_servers: str | None = None  # set while the broker runs
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def start(self, timeout: float = 120.0) -> str:
+        if self._process is not None:
+            raise LocalKafkaError("the broker is already running")
+        java = shutil.which("java")
+        if java is None:
+            raise LocalKafkaError(
+                "java not found: the local Kafka broker needs a JDK 17 or newer on PATH "
+                "(e.g. Debian package openjdk-17-jre-headless)"
+            )
+        classpath = str(ensure_jars(self.cache_dir, self.progress) / "*")
+        # Log4j's built-in console configuration at WARN keeps broker.log short enough to read.
+        jvm_options = ["-Dlog4j2.level=WARN", "-cp", classpath]
+        restart = self.data_dir is not None
+        if not restart:
+            self.data_dir = format_data_dir(java, jvm_options, self.run_dir)
+        data = self.data_dir
+        properties = data / "server.properties"
+        bootstrap = bootstrap_of(properties)
+        log = data / "broker.log"
+        command = [java, f"-Xmx{self.heap}", *jvm_options, "kafka.Kafka", str(properties)]
+        # A session of its own, so a detached broker survives its terminal closing and
+        # stopping can signal the whole process group. Appending keeps a crashed run's log.
+        with log.open("ab") as out:
+            self._process = subprocess.Popen(
+                command, stdin=DEVNULL, stdout=out, stderr=STDOUT, start_new_session=True
+            )
+        self.bootstrap_servers = bootstrap
+        what = (
+            f"restarting at {bootstrap} on its data in {data}"
+            if restart
+            else f"starting at {bootstrap}"
+        )
+        self.progress(f"kafka: broker pid {self._process.pid} {what}")
+        began = time.monotonic()
+        try:
+            asyncio.run(self._wait_ready(began + timeout, log))
+        except BaseException:
+            self.stop_broker()  # the data folder stays: the error points at its log
+            raise
+        self.progress(f"kafka: broker ready at {bootstrap} in {time.monotonic() - began:.1f} s")
+        return bootstrap
+
+    async def _wait_ready(self, deadline: float, log: Path) -> None:
+        while not await answers_metadata(self.bootstrap_servers):
+            code = self._process.poll()
+            if code is not None or time.monotonic() > deadline:
+                with log.open(errors="replace") as f:
+                    tail = "".join(deque(f, maxlen=30))
+                what = "was not ready in time" if code is None else f"exited early (code {code})"
+                raise LocalKafkaError(f"the Kafka broker {what}; last lines of {log}:\n{tail}")
+            await asyncio.sleep(0.25)
+
+    def stop_broker(self, hard: bool = False) -> None:
+        """End the broker process, keeping its data folder and ports for start() to reuse.
+
+        hard=True kills it at once (SIGKILL, a crash); otherwise it shuts down cleanly
+        (SIGTERM, and SIGKILL only if it has not ended within 30 s). After a crash the next
+        start() takes some 10 s longer: the controller refuses the broker's new registration
+        until the crashed one's session (broker.session.timeout.ms, 9 s) has timed out.
+        """
+        if self._process is not None:
+            if hard:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self._process.pid, signal.SIGKILL)
+            else:
+                stop_group(self._process.pid, lambda: self._process.poll() is None)
+            self._process.wait()
+        self._process = self.bootstrap_servers = None
+
+    def stop(self) -> None:
+        self.stop_broker()
+        if self.data_dir is not None and not self.keep_data:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            self.data_dir = None
+
+    def __enter__(self) -> "LocalKafka":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

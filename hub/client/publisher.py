@@ -26,7 +26,6 @@ out) is retried with exponential backoff; one that still fails raises PublishErr
 import asyncio
 import uuid
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any, Literal
 
 import orjson
@@ -35,6 +34,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
 from pydantic import BaseModel
 
+from pelastus_hub.clients import KafkaClients
 from pelastus_hub.contract.envelope import STRUCTURED_CONTENT_TYPE, EventMode
 from pelastus_hub.contract.records import Record, Rejection
 from pelastus_hub.contract.registry import Registry
@@ -83,12 +83,13 @@ class Publisher:
         retries: int = 5,
         retry_backoff_seconds: float = 0.5,
         max_retry_backoff_seconds: float = 10.0,
+        clients: KafkaClients | None = None,
     ) -> None:
         """`source` is the CloudEvents source of this system, e.g.
         "/pelastuslaitos/<department>/resource-system"; with each event id it must be
         unique. `producer_options` are further AIOKafkaProducer arguments (e.g.
         linger_ms, client_id, request_timeout_ms); acks="all" and idempotence always
-        stay on.
+        stay on. `clients` makes the producer (by default of the settings' connection).
 
         Retries: aiokafka's idempotent producer itself resends an event it has taken
         until the brokers acknowledge it, so during a broker outage publish() mostly
@@ -114,33 +115,25 @@ class Publisher:
         self.department = department
         self.source = source
         self.validator = Validator.from_settings(self.registry, FAMILIES, self.settings)
+        self.clients = clients or KafkaClients.from_settings(self.settings)
         # Duplicates or reordering on a retry would reach the hub as the department's
         # own mistakes, so these two are not options.
-        self._producer_options: dict[str, Any] = {
-            **self.settings.kafka_options(),
-            **(producer_options or {}),
-            "acks": "all",
-            "enable_idempotence": True,
-        }
+        options = producer_options or {}
+        self._producer_options = {**options, "acks": "all", "enable_idempotence": True}
         self._producer: AIOKafkaProducer | None = None
 
     async def __aenter__(self) -> "Publisher":
         await self.start()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
     async def start(self) -> None:
         """Connect to the brokers."""
         if self._producer is not None:
             raise RuntimeError("the publisher is already started")
-        producer = AIOKafkaProducer(**self._producer_options)
+        producer = self.clients.producer(**self._producer_options)
         try:
             await producer.start()
         except BaseException:
@@ -179,20 +172,11 @@ class Publisher:
         """
         if self._producer is None:
             raise RuntimeError("start the publisher first (await start() or async with)")
-        topic, key, value, headers = self.build(
+        record = self.build(
             family, data, event_id=event_id, time=time, mode=mode, content_mode=content_mode
         )
-        attempt = 1
-        while True:
-            try:
-                return await self._producer.send_and_wait(topic, value, key, headers=headers)
-            except KafkaError as error:
-                if attempt > self.retries or not is_retriable(error):
-                    raise PublishError(topic, attempt, error) from error
-            await asyncio.sleep(
-                retry_delay(attempt, self.retry_backoff_seconds, self.max_retry_backoff_seconds)
-            )
-            attempt += 1
+        backoff = (self.retry_backoff_seconds, self.max_retry_backoff_seconds)
+        return await _send(self._producer, record, self.retries, *backoff)
 
     def build(
         self,
@@ -215,27 +199,10 @@ class Publisher:
         if isinstance(data, BaseModel):
             # Fields never given stay out: absent and null differ where a schema allows no null.
             data = data.model_dump(mode="json", exclude_unset=True)
-        attributes = {
-            "specversion": "1.0",
-            "id": event_id if event_id is not None else str(uuid.uuid4()),
-            "source": self.source,
-            "type": f"fi.pelastus.{family}.v{max(known.models)}",
-            "time": (time or datetime.now(UTC)).isoformat(),
-        }
-        if mode != "actual":  # absent means actual, as for departments' own producers
-            attributes["mode"] = mode
-        if content_mode == "structured":
-            value = orjson.dumps(
-                {**attributes, "datacontenttype": "application/json", "data": data}
-            )
-            headers = [("content-type", STRUCTURED_CONTENT_TYPE.encode())]
-        elif content_mode == "binary":
-            # Kafka protocol binding: attributes as ce_* headers, datacontenttype as content-type.
-            value = orjson.dumps(data)
-            headers = [(f"ce_{name}", v.encode()) for name, v in attributes.items()]
-            headers.append(("content-type", b"application/json"))
-        else:
-            raise ValueError(f"content_mode must be 'structured' or 'binary', not {content_mode!r}")
+        event_type = f"fi.pelastus.{family}.v{max(known.models)}"
+        value, headers = _cloud_event(
+            self.source, event_type, data, event_id, time, mode, content_mode
+        )
         # A key that is missing or not a string makes the data invalid anyway, and the
         # Validator reports the schema error before it would look at the key.
         entity_id = data.get(known.key_field)
@@ -247,3 +214,53 @@ class Publisher:
         if isinstance(outcome, Rejection):
             raise InvalidEvent(outcome)
         return record.topic, record.key, record.value, record.headers
+
+
+def _cloud_event(
+    source: str,
+    event_type: str,
+    data: dict[str, Any],
+    event_id: str | None,
+    time: datetime | None,
+    mode: EventMode,
+    content_mode: str,
+) -> tuple[bytes, Headers]:
+    """The CloudEvent's value and headers, in the content mode."""
+    attributes = {
+        "specversion": "1.0",
+        "id": event_id if event_id is not None else str(uuid.uuid4()),
+        "source": source,
+        "type": event_type,
+        "time": (time or datetime.now(UTC)).isoformat(),
+    }
+    if mode != "actual":  # absent means actual, as for departments' own producers
+        attributes["mode"] = mode
+    if content_mode == "structured":
+        value = orjson.dumps({**attributes, "datacontenttype": "application/json", "data": data})
+        return value, [("content-type", STRUCTURED_CONTENT_TYPE.encode())]
+    if content_mode == "binary":
+        # Kafka protocol binding: attributes as ce_* headers, datacontenttype as content-type.
+        headers = [(f"ce_{name}", v.encode()) for name, v in attributes.items()]
+        return orjson.dumps(data), [*headers, ("content-type", b"application/json")]
+    raise ValueError(f"content_mode must be 'structured' or 'binary', not {content_mode!r}")
+
+
+async def _send(
+    producer: AIOKafkaProducer,
+    record: OutgoingRecord,
+    retries: int,
+    backoff: float,
+    max_backoff: float,
+) -> RecordMetadata:
+    """Send the record and wait for its acknowledgement, sending it again after a retriable
+    failure up to `retries` times; raises PublishError if it still fails."""
+    topic, key, value, headers = record
+    attempt = 1
+    while True:
+        try:
+            return await producer.send_and_wait(topic, value, key, headers=headers)
+        except KafkaError as error:
+            if attempt > retries or not is_retriable(error):
+                raise PublishError(topic, attempt, error) from error
+        await asyncio.sleep(retry_delay(attempt, backoff, max_backoff))
+        attempt += 1

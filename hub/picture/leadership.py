@@ -15,12 +15,20 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, ProducerFenced
 
+from pelastus_hub.clients import KafkaClients
+
 log = logging.getLogger(__name__)
 
 
 class Leadership:
-    def __init__(self, kafka_options: dict[str, Any], transactional_id: str) -> None:
-        self.kafka_options = kafka_options
+    def __init__(
+        self,
+        kafka_options: dict[str, Any],
+        transactional_id: str,
+        clients: KafkaClients | None = None,
+    ) -> None:
+        """The producer comes from `clients`, by default clients of `kafka_options`."""
+        self.clients = clients or KafkaClients(kafka_options)
         self.transactional_id = transactional_id
         # Set by the runtime group's rebalances; acted on by settle().
         self.assigned = False
@@ -35,9 +43,7 @@ class Leadership:
         """Take up or give up the lead as the assignment says; True if just taken up."""
         async with self._lock:
             if self.assigned and self._producer is None:
-                producer = AIOKafkaProducer(
-                    **self.kafka_options, transactional_id=self.transactional_id
-                )
+                producer = self.clients.producer(transactional_id=self.transactional_id)
                 try:
                     await producer.start()  # fences any former leader's producer
                 except KafkaError as error:

@@ -8,10 +8,11 @@ rather than fail, so their errors alone would tell too late, or never.
 import asyncio
 import logging
 import time
-from typing import Any
 
 from aiokafka import AIOKafkaClient
 from aiokafka.errors import KafkaError
+
+from pelastus_hub.clients import KafkaClients
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +20,8 @@ PROBE_TIMEOUT_SECONDS = 5.0
 
 
 class BrokerWatch:
-    def __init__(self, kafka_options: dict[str, Any]) -> None:
-        self.kafka_options = kafka_options
+    def __init__(self, clients: KafkaClients) -> None:
+        self.clients = clients
         self.reachable = False
         self.problem: str | None = "not probed yet"
         self._since = time.monotonic()
@@ -49,9 +50,7 @@ class BrokerWatch:
         return True
 
     async def _bootstrapped(self) -> AIOKafkaClient:
-        client = AIOKafkaClient(
-            **self.kafka_options, request_timeout_ms=int(PROBE_TIMEOUT_SECONDS * 1000)
-        )
+        client = self.clients.client(request_timeout_ms=int(PROBE_TIMEOUT_SECONDS * 1000))
         try:
             await asyncio.wait_for(client.bootstrap(), PROBE_TIMEOUT_SECONDS)
         except BaseException:

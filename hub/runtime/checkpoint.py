@@ -30,8 +30,10 @@ from aiokafka.errors import (
     RecordTooLargeError,
 )
 
+from pelastus_hub.clients import KafkaClients
 from pelastus_hub.pipeline.outputs import OutRecord
 from pelastus_hub.runtime.retry import failure_reason, is_retriable, retrying, worker_delay
+from pelastus_hub.settings import HubSettings
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +48,12 @@ RESTART_ON = (ProducerFenced, InvalidProducerEpoch)
 class Checkpoint:
     def __init__(
         self,
-        new_producer: Callable[[], AIOKafkaProducer],
-        group_id: str,
+        clients: KafkaClients,
+        settings: HubSettings,
         on_failure: Callable[[BaseException], None] = lambda error: None,
     ) -> None:
-        self.new_producer = new_producer
-        self.group_id = group_id
+        self.clients = clients
+        self.settings = settings
         self.on_failure = on_failure
         self.producer: AIOKafkaProducer | None = None
 
@@ -105,7 +107,7 @@ class Checkpoint:
             acks = [await self._send(producer, unit) for unit in _units(records)]
             await asyncio.gather(*(a for unit_acks in acks for a in unit_acks))
             if offsets:
-                await producer.send_offsets_to_transaction(offsets, self.group_id)
+                await producer.send_offsets_to_transaction(offsets, self.settings.group_id)
             await producer.commit_transaction()
         except Exception:
             await self._abort(producer)
@@ -152,8 +154,20 @@ class Checkpoint:
             await _stop(self.producer)
         self.producer = await retrying("restarting the batch producer", self._started)
 
+    def _new_producer(self) -> AIOKafkaProducer:
+        settings = self.settings
+        return self.clients.producer(
+            # This worker's own: a restarted worker with the same id aborts at once what
+            # its former run left open, and fences that run should it still be alive.
+            transactional_id=f"{settings.group_id}-batches-{settings.instance}",
+            transaction_timeout_ms=int(settings.transaction_timeout_seconds * 1000),
+            linger_ms=2,
+            # What the hub writes is kept within the message limit (pelastus_hub.pipeline.outputs).
+            max_request_size=settings.max_record_bytes,
+        )
+
     async def _started(self) -> AIOKafkaProducer:
-        producer = self.new_producer()
+        producer = self._new_producer()
         try:
             await producer.start()  # aborts what a former producer with this id left open
         except BaseException:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from pelastus_hub.clients import KafkaClients
 from pelastus_hub.runtime import topic_admin
 from pelastus_hub.runtime.group_offsets import OFFSETS_TOPIC, group_partition
 from pelastus_hub.runtime.state_sync import READ_STALL_SECONDS, Retry, StateSync
@@ -25,8 +26,11 @@ log = logging.getLogger(__name__)
 
 
 class Resumption:
-    def __init__(self, settings: HubSettings, sync: StateSync, retry: Retry) -> None:
+    def __init__(
+        self, settings: HubSettings, clients: KafkaClients, sync: StateSync, retry: Retry
+    ) -> None:
         self.settings = settings
+        self.clients = clients
         self.sync = sync
         self.retry = retry
         # Reads uncommitted ends: with the reader's committed ones, tells open transactions.
@@ -35,13 +39,17 @@ class Resumption:
         # coordinator (the broker creates the topic then).
         self._group_offsets: TopicPartition | None = None
 
+    async def start(self) -> None:
+        self.probe = self.clients.consumer(enable_auto_commit=False)
+        await self.retry("starting the offsets probe", self.probe.start)
+
     async def resume(self, consumer: AIOKafkaConsumer, rebalances: Callable[[], int]) -> None:
         """Seek every assigned partition to its committed offset, or to its beginning if it
         was never committed; `rebalances()` tells whether the assignment changed meanwhile."""
         if self._group_offsets is None:
             partitions = await self.retry(
                 "reading the cluster's topics",
-                lambda: topic_admin.partition_count(self.settings, OFFSETS_TOPIC),
+                lambda: topic_admin.partition_count(self.clients, OFFSETS_TOPIC),
             )
             if partitions:
                 number = group_partition(self.settings.group_id, partitions)

@@ -16,6 +16,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaTimeoutError
 
+from pelastus_hub.clients import KafkaClients
 from pelastus_hub.contract import topics
 from pelastus_hub.families.base import Family
 from pelastus_hub.picture.kpi import KpiBook
@@ -29,7 +30,10 @@ READ_STALL_SECONDS = 30.0
 
 
 class StateSync:
-    def __init__(self, families: Mapping[str, Family], kpis: KpiBook, retry: Retry) -> None:
+    def __init__(
+        self, clients: KafkaClients, families: Mapping[str, Family], kpis: KpiBook, retry: Retry
+    ) -> None:
+        self.clients = clients
         self.families = families
         self.kpis = kpis
         context = StoreContext(is_late=kpis.is_late)
@@ -47,6 +51,17 @@ class StateSync:
         self.reader_lock = asyncio.Lock()
         self._state_positions = dict.fromkeys(families, 0)
         self._kpi_position = 0
+
+    async def start(self) -> None:
+        self.reader = self.clients.consumer(
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            # Reads hop between partitions, and each hop waits for the fetch in flight;
+            # the default 500 ms wait of a fetch that finds nothing would be paid per hop.
+            fetch_max_wait_ms=10,
+        )
+        await self.retry("starting the state reader", self.reader.start)
 
     async def catch_up(self) -> None:
         """Read the state changelogs from where this worker last stopped reading to their end."""

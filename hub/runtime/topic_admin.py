@@ -5,6 +5,7 @@ from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from pelastus_hub.clients import KafkaClients
 from pelastus_hub.contract.topics import (
     CAPABILITY,
     DEAD_LETTER,
@@ -38,10 +39,14 @@ async def ensure_topics(admin: AIOKafkaAdminClient, topics: list[NewTopic]) -> l
 
 
 async def create_hub_topics(
-    settings: HubSettings, departments: Iterable[str], families: Iterable[str]
+    settings: HubSettings,
+    departments: Iterable[str],
+    families: Iterable[str],
+    clients: KafkaClients | None = None,
 ) -> list[str]:
-    """Create whichever of the hub's topics are missing; returns the names created."""
-    admin = AIOKafkaAdminClient(**settings.kafka_options())
+    """Create whichever of the hub's topics are missing; returns the names created. The admin
+    client comes from `clients`, by default the settings' own."""
+    admin = (clients or KafkaClients.from_settings(settings)).admin()
     await admin.start()
     try:
         wanted = hub_topics(
@@ -56,9 +61,9 @@ async def create_hub_topics(
         await admin.close()
 
 
-async def partition_count(settings: HubSettings, topic: str) -> int | None:
+async def partition_count(clients: KafkaClients, topic: str) -> int | None:
     """How many partitions a topic has (internal ones too); None if it does not exist."""
-    admin = AIOKafkaAdminClient(**settings.kafka_options())
+    admin = clients.admin()
     await admin.start()
     try:
         (described,) = await admin.describe_topics([topic])

@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from pelastus_hub.client.publisher import Publisher
+from pelastus_hub.clients import KafkaClients
 from pelastus_hub.contract.envelope import STRUCTURED_CONTENT_TYPE
 from pelastus_hub.contract.reasons import Reason
 from pelastus_hub.contract.registry import Registry
@@ -575,6 +576,7 @@ async def run(
     retry_backoff: float = 0.5,
     max_retry_backoff: float = 10.0,
     producer_options: dict[str, Any] | None = None,
+    clients: KafkaClients | None = None,
 ) -> Counter[str]:
     """Produce simulated traffic at `rate` messages a second until `duration` seconds or
     `count` messages, whichever comes first (neither: until cancelled); counts by kind.
@@ -585,7 +587,8 @@ async def run(
     is sent again up to `send_retries` times, after `retry_backoff` seconds doubled for
     every further retry up to `max_retry_backoff`; no newer message is sent meanwhile.
     One that still fails is counted and reported, not fatal. `producer_options` are
-    further AIOKafkaProducer arguments (e.g. request_timeout_ms).
+    further AIOKafkaProducer arguments (e.g. request_timeout_ms); `clients` makes the
+    producer (by default of the settings' connection).
     """
     if send_retries < 0 or retry_backoff < 0 or max_retry_backoff < 0:
         raise ValueError("send retries and retry backoffs cannot be negative")
@@ -597,7 +600,8 @@ async def run(
     counts: Counter[str] = Counter()
     # As the departments' Publisher: acks and idempotence are not options.
     options = {"linger_ms": 5, **(producer_options or {}), "acks": "all"}
-    producer = AIOKafkaProducer(**settings.kafka_options(), **options, enable_idempotence=True)
+    clients = clients or KafkaClients.from_settings(settings)
+    producer = clients.producer(**options, enable_idempotence=True)
     sender = _Sender(
         producer, send_retries, retry_backoff, max_retry_backoff, progress, truth is not None
     )

@@ -1,82 +1,57 @@
-"""Taking up, giving up and losing the lead, with a stand-in producer."""
-
-import contextlib
-from typing import Any, ClassVar
+"""Taking up, giving up and losing the lead, with stand-in Kafka clients."""
 
 import pytest
 from aiokafka.errors import KafkaTimeoutError, ProducerFenced
 
-from pelastus_hub.picture import leadership
 from pelastus_hub.picture.leadership import Leadership
+from tests.unit.fakes import FakeKafka, Sent
+
+SNAPSHOT = ("national.capability", b"national", b"{}")
 
 
-class Producer:
-    """Stands in for a transactional AIOKafkaProducer; `fail` is raised by the next send."""
-
-    made: ClassVar[list["Producer"]] = []
-    fail: ClassVar[Exception | None] = None
-
-    def __init__(self, **options: Any) -> None:
-        self.options = options
-        self.sent: list[tuple[str, bytes, bytes]] = []
-        self.stopped = False
-        Producer.made.append(self)
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None:
-        self.stopped = True
-
-    @contextlib.asynccontextmanager
-    async def transaction(self) -> Any:
-        yield
-
-    async def send(self, topic: str, value: bytes, key: bytes) -> Any:
-        if Producer.fail is not None:
-            raise Producer.fail
-        self.sent.append((topic, key, value))
-
-        async def acked() -> None: ...
-
-        return acked()
+@pytest.fixture
+def kafka() -> FakeKafka:
+    return FakeKafka()
 
 
-@pytest.fixture(autouse=True)
-def producer(monkeypatch: pytest.MonkeyPatch) -> None:
-    Producer.made.clear()
-    monkeypatch.setattr(Producer, "fail", None)
-    monkeypatch.setattr(leadership, "AIOKafkaProducer", Producer)
-
-
-async def test_the_lead_is_taken_up_with_a_shared_transactional_id_and_given_up() -> None:
-    lead = Leadership({"bootstrap_servers": "x"}, "hub-snapshots")
+async def test_the_lead_is_taken_up_with_a_shared_transactional_id_and_given_up(
+    kafka: FakeKafka,
+) -> None:
+    lead = Leadership({}, "hub-snapshots", clients=kafka)
     assert await lead.settle() is False and not lead.leading  # not assigned yet
     lead.assigned = True
     assert await lead.settle() is True and lead.leading
     assert await lead.settle() is False  # already leading
-    assert Producer.made[0].options["transactional_id"] == "hub-snapshots"
-    assert await lead.send([("national.capability", b"national", b"{}")])
+    assert kafka.producers[0].config == {"transactional_id": "hub-snapshots"}
+    assert await lead.send([SNAPSHOT])
+    assert kafka.written == [Sent(*SNAPSHOT)]
     lead.assigned = False
     await lead.settle()
-    assert not lead.leading and Producer.made[0].stopped
+    assert not lead.leading and kafka.log == ["start", "commit", "stop"]
 
 
-async def test_a_fenced_leader_stays_down_until_assigned_anew() -> None:
-    lead = Leadership({}, "hub-snapshots")
+def test_the_producer_connects_with_the_options_given() -> None:
+    lead = Leadership({"bootstrap_servers": "x"}, "hub-snapshots")
+    assert lead.clients.options == {"bootstrap_servers": "x"}
+
+
+async def test_a_fenced_leader_stays_down_until_assigned_anew(kafka: FakeKafka) -> None:
+    lead = Leadership({}, "hub-snapshots", clients=kafka)
     lead.assigned = True
     await lead.settle()
-    Producer.fail = ProducerFenced()
-    assert await lead.send([("national.capability", b"national", b"{}")]) is False
+    kafka.refuse_every = ProducerFenced()
+    assert await lead.send([SNAPSHOT]) is False
     assert not lead.leading and not lead.assigned
-    assert await lead.settle() is False and len(Producer.made) == 1  # no fencing back
+    assert await lead.settle() is False and len(kafka.producers) == 1  # no fencing back
 
 
-async def test_another_error_steps_down_and_the_next_tick_tries_again() -> None:
-    lead = Leadership({}, "hub-snapshots")
+async def test_another_error_steps_down_and_the_next_tick_tries_again(kafka: FakeKafka) -> None:
+    lead = Leadership({}, "hub-snapshots", clients=kafka)
     lead.assigned = True
     await lead.settle()
-    Producer.fail = KafkaTimeoutError()
-    assert await lead.send([("national.capability", b"national", b"{}")]) is False
+    kafka.refuse_every = KafkaTimeoutError()
+    assert await lead.send([SNAPSHOT]) is False
     assert not lead.leading and lead.assigned
-    Producer.fail = None
-    assert await lead.settle() is True and len(Producer.made) == 2
+    kafka.refuse_every = None
+    assert await lead.settle() is True and len(kafka.producers) == 2
+    assert kafka.written == []

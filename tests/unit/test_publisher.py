@@ -4,7 +4,7 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
-from typing import Any, ClassVar
+from typing import Any
 
 import orjson
 import pytest
@@ -25,6 +25,7 @@ from pelastus_hub.contract.validator import Validator
 from pelastus_hub.families import FAMILIES
 from pelastus_hub.families.unit_status import FAMILY as UNIT_STATUS
 from pelastus_hub.settings import HubSettings
+from tests.unit.fakes import FakeKafka, Sent
 from tests.unit.helpers import SCHEMAS, Record
 
 REGISTRY = Registry.load(SCHEMAS)
@@ -67,42 +68,9 @@ def hub_accepts(topic: str, key: bytes | None, value: bytes, headers: list) -> V
     return result
 
 
-class FakeProducer:
-    """Stands in for AIOKafkaProducer: records what would have been sent."""
-
-    instances: ClassVar[list["FakeProducer"]] = []
-    fail_start = False
-    failures: ClassVar[list[Exception]] = []  # raised by send_and_wait, one per call
-
-    def __init__(self, **options: Any) -> None:
-        self.options = options
-        self.started = self.stopped = False
-        self.sent: list[tuple[str, bytes, bytes | None, list]] = []
-        self.attempts = 0
-        FakeProducer.instances.append(self)
-
-    async def start(self) -> None:
-        if self.fail_start:
-            raise ConnectionError("no broker")
-        self.started = True
-
-    async def stop(self) -> None:
-        self.stopped = True
-
-    async def send_and_wait(self, topic: str, value: bytes, key: bytes | None, headers: list):
-        self.attempts += 1
-        if self.failures:
-            raise self.failures.pop(0)
-        self.sent.append((topic, value, key, headers))
-        return ("metadata", topic)
-
-
 @pytest.fixture
-def fake_producer(monkeypatch):
-    monkeypatch.setattr(pelastus_hub.client.publisher, "AIOKafkaProducer", FakeProducer)
-    monkeypatch.setattr(FakeProducer, "instances", [])
-    monkeypatch.setattr(FakeProducer, "failures", [])
-    return FakeProducer
+def kafka() -> FakeKafka:
+    return FakeKafka()
 
 
 @pytest.fixture
@@ -233,36 +201,41 @@ def test_unknown_family_and_mode_are_refused() -> None:
         publisher().build("unit-status", unit(), content_mode="avro")  # type: ignore[arg-type]
 
 
-async def test_publish_sends_the_built_record(fake_producer) -> None:
-    async with publisher(producer_options={"linger_ms": 5, "acks": 1}) as pub:
+async def test_publish_sends_the_built_record(kafka: FakeKafka) -> None:
+    options = {"linger_ms": 5, "acks": 1}
+    async with publisher(producer_options=options, clients=kafka) as pub:
         metadata = await pub.publish("unit-status", unit(), event_id="e3", time=TIME)
         expected = pub.build("unit-status", unit(), event_id="e3", time=TIME)
-    (producer,) = fake_producer.instances
-    assert producer.options == {
-        "bootstrap_servers": "broker.invalid:9092",
-        "security_protocol": "PLAINTEXT",
+    (producer,) = kafka.producers
+    assert producer.config == {
         "linger_ms": 5,
         "acks": "all",  # not overridable
         "enable_idempotence": True,
     }
-    topic, key, value, headers = expected
-    assert producer.sent == [(topic, value, key, headers)]
-    assert metadata == ("metadata", TOPIC)
-    assert producer.started and producer.stopped
+    assert kafka.written == [Sent(*expected)]
+    assert metadata.topic == TOPIC
+    assert kafka.log == ["start", "stop"]
 
 
-async def test_invalid_events_are_not_sent(fake_producer) -> None:
-    async with publisher() as pub:
+def test_the_producer_connects_as_the_settings_say() -> None:
+    assert publisher().clients.options == {
+        "bootstrap_servers": "broker.invalid:9092",
+        "security_protocol": "PLAINTEXT",
+    }
+
+
+async def test_invalid_events_are_not_sent(kafka: FakeKafka) -> None:
+    async with publisher(clients=kafka) as pub:
         with pytest.raises(InvalidEvent) as raised:
             await pub.publish("unit-status", unit(crew=-1))
         with pytest.raises(InvalidEvent):
             await pub.publish("unit-status", unit(department="lappi"), content_mode="binary")
     assert raised.value.rejection.reason == Reason.SCHEMA_INVALID
-    assert fake_producer.instances[0].sent == []
+    assert kafka.sends == []
 
 
-async def test_publish_needs_a_started_publisher(fake_producer) -> None:
-    pub = publisher()
+async def test_publish_needs_a_started_publisher(kafka: FakeKafka) -> None:
+    pub = publisher(clients=kafka)
     with pytest.raises(RuntimeError, match="start the publisher first"):
         await pub.publish("unit-status", unit())
     await pub.start()
@@ -273,12 +246,12 @@ async def test_publish_needs_a_started_publisher(fake_producer) -> None:
         await pub.publish("unit-status", unit())
 
 
-async def test_a_failed_start_closes_the_producer(fake_producer, monkeypatch) -> None:
-    monkeypatch.setattr(FakeProducer, "fail_start", True)
-    pub = publisher()
+async def test_a_failed_start_closes_the_producer(kafka: FakeKafka) -> None:
+    kafka.start_error = ConnectionError("no broker")
+    pub = publisher(clients=kafka)
     with pytest.raises(ConnectionError):
         await pub.start()
-    assert fake_producer.instances[0].stopped
+    assert kafka.log == ["stop"]
     with pytest.raises(RuntimeError, match="start the publisher first"):
         await pub.publish("unit-status", unit())
 
@@ -316,25 +289,24 @@ def test_a_model_instance_of_every_family_is_published_as_given(
 
 
 async def test_retriable_failures_are_sent_again_after_a_growing_backoff(
-    fake_producer, sleeps
+    kafka: FakeKafka, sleeps
 ) -> None:
-    fake_producer.failures = [KafkaTimeoutError(), UnknownTopicOrPartitionError()]
-    async with publisher() as pub:
+    kafka.refuse = {0: KafkaTimeoutError(), 1: UnknownTopicOrPartitionError()}
+    async with publisher(clients=kafka) as pub:
         metadata = await pub.publish("unit-status", unit(), event_id="e4", time=TIME)
         expected = pub.build("unit-status", unit(), event_id="e4", time=TIME)
-    (producer,) = fake_producer.instances
-    assert metadata == ("metadata", TOPIC)
-    assert producer.attempts == 3 and sleeps == [0.5, 1.0]
-    topic, key, value, headers = expected
-    assert producer.sent == [(topic, value, key, headers)]
+    assert metadata.topic == TOPIC
+    assert len(kafka.sends) == 3 and sleeps == [0.5, 1.0]
+    assert kafka.written == [Sent(*expected)]
 
 
 async def test_a_publish_failing_after_its_retries_raises_publish_error(
-    fake_producer, sleeps
+    kafka: FakeKafka, sleeps
 ) -> None:
     last = NotLeaderForPartitionError()
-    fake_producer.failures = [KafkaTimeoutError(), KafkaTimeoutError(), KafkaTimeoutError(), last]
-    async with publisher(retries=3, retry_backoff_seconds=1, max_retry_backoff_seconds=3) as pub:
+    kafka.refuse = {0: KafkaTimeoutError(), 1: KafkaTimeoutError(), 2: KafkaTimeoutError(), 3: last}
+    retries = {"retries": 3, "retry_backoff_seconds": 1, "max_retry_backoff_seconds": 3}
+    async with publisher(**retries, clients=kafka) as pub:
         with pytest.raises(PublishError) as raised:
             await pub.publish("unit-status", unit())
     assert str(raised.value) == (
@@ -343,21 +315,21 @@ async def test_a_publish_failing_after_its_retries_raises_publish_error(
     assert (raised.value.topic, raised.value.attempts, raised.value.error) == (TOPIC, 4, last)
     assert raised.value.__cause__ is last
     assert sleeps == [1, 2, 3]
-    assert fake_producer.instances[0].sent == []
+    assert kafka.written == []
 
 
 @pytest.mark.parametrize("retries", [0, 5])
-async def test_errors_that_would_recur_are_not_retried(fake_producer, sleeps, retries) -> None:
-    fake_producer.failures = [TopicAuthorizationFailedError(TOPIC)]
-    async with publisher(retries=retries) as pub:
+async def test_errors_that_would_recur_are_not_retried(kafka: FakeKafka, sleeps, retries) -> None:
+    kafka.refuse = {0: TopicAuthorizationFailedError(TOPIC)}
+    async with publisher(retries=retries, clients=kafka) as pub:
         with pytest.raises(PublishError, match=r"\(1 attempt\): \[Error 29\] TopicAuthorization"):
             await pub.publish("unit-status", unit())
-    assert fake_producer.instances[0].attempts == 1 and sleeps == []
+    assert len(kafka.sends) == 1 and sleeps == []
 
 
-async def test_no_retries_means_one_attempt(fake_producer, sleeps) -> None:
-    fake_producer.failures = [KafkaTimeoutError(), KafkaTimeoutError()]
-    async with publisher(retries=0) as pub:
+async def test_no_retries_means_one_attempt(kafka: FakeKafka, sleeps) -> None:
+    kafka.refuse = {0: KafkaTimeoutError(), 1: KafkaTimeoutError()}
+    async with publisher(retries=0, clients=kafka) as pub:
         with pytest.raises(PublishError, match=r"\(1 attempt\): KafkaTimeoutError$"):
             await pub.publish("unit-status", unit())
     assert sleeps == []

@@ -4,7 +4,7 @@ import re
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any
 
 import orjson
 import pytest
@@ -30,6 +30,7 @@ from pelastus_hub.state.store import Outcome
 from pelastus_hub.tools import simulate
 from pelastus_hub.tools.simulate import Message, final_states, generate, message_data
 from pelastus_hub.tools.simulated_world import area_letters
+from tests.unit.fakes import FakeKafka, Sent
 from tests.unit.helpers import SCHEMAS, Record, new_store
 
 REGISTRY = Registry.load(SCHEMAS)
@@ -332,62 +333,19 @@ def test_bad_arguments_are_refused(start: datetime, rate: float, shares: dict) -
         generate(REGISTRY, 1, start, rate, **shares)
 
 
-class FakeProducer:
-    """Stands in for AIOKafkaProducer: takes every record and delivers it at once, but for
-    the send() calls, numbered from 0, given in `refuse` (send() raises the error), `fail`
-    (the delivery fails with it) or `hold` (never delivered; stop() then hangs)."""
-
-    instances: ClassVar[list["FakeProducer"]] = []
-    refuse: ClassVar[dict[int, Exception]] = {}
-    fail: ClassVar[dict[int, Exception]] = {}
-    hold: ClassVar[set[int]] = set()
-
-    def __init__(self, **options: Any) -> None:
-        self.options = options
-        self.calls: list[bytes | None] = []  # the value of every send() call
-        self.sent: list[tuple[str, bytes | None, bytes | None, Any]] = []  # those delivered
-        self.held: list[asyncio.Future[None]] = []
-        self.events: list[str] = []
-        self.sent_100 = asyncio.Event()
-        FakeProducer.instances.append(self)
-
-    async def start(self) -> None:
-        self.events.append("start")
-
-    async def send(self, topic: str, value: bytes | None, key: bytes | None, headers: Any):
-        assert isinstance(headers, list)  # as aiokafka's compiled record builder insists
-        call = len(self.calls)
-        self.calls.append(value)
-        if len(self.calls) == 100:
-            self.sent_100.set()
-        if call in self.refuse:
-            raise self.refuse[call]
-        future = asyncio.get_running_loop().create_future()
-        if call in self.fail:
-            future.set_exception(self.fail[call])
-        elif call in self.hold:
-            self.held.append(future)
-        else:
-            future.set_result(None)
-            self.sent.append((topic, key, value, headers))
-        return future
-
-    async def stop(self) -> None:
-        self.events.append("stop")
-        if self.held:  # aiokafka's stop waits for the brokers to take what is pending
-            await asyncio.Event().wait()
-
-
 @pytest.fixture
-def producer(monkeypatch: pytest.MonkeyPatch) -> type[FakeProducer]:
-    FakeProducer.instances.clear()
-    for name, empty in (("refuse", {}), ("fail", {}), ("hold", set())):
-        monkeypatch.setattr(FakeProducer, name, empty)
-    monkeypatch.setattr(simulate, "AIOKafkaProducer", FakeProducer)
-    return FakeProducer
+def kafka() -> FakeKafka:
+    return FakeKafka()
 
 
-def run(rate: float, duration: float | None, count: int | None, lines: list[str], **options: Any):
+def run(
+    kafka: FakeKafka,
+    rate: float,
+    duration: float | None,
+    count: int | None,
+    lines: list[str],
+    **options: Any,
+):
     return simulate.run(
         HubSettings(),
         REGISTRY,
@@ -396,101 +354,105 @@ def run(rate: float, duration: float | None, count: int | None, lines: list[str]
         duration=duration,
         count=count,
         progress=lines.append,
+        clients=kafka,
         **MIXED,
         **options,
     )
 
 
-def delivered(fake: FakeProducer) -> list[bytes | None]:
-    return [value for _, _, value, _ in fake.sent]
+def values(records: list[Sent]) -> list[bytes | None]:
+    return [record.value for record in records]
 
 
-async def test_run_sends_count_messages_at_the_rate(producer: type[FakeProducer]) -> None:
+async def test_run_sends_count_messages_at_the_rate(kafka: FakeKafka) -> None:
     lines: list[str] = []
     began = asyncio.get_running_loop().time()
-    counts = await run(2000, None, 3000, lines)
+    counts = await run(kafka, 2000, None, 3000, lines)
     elapsed = asyncio.get_running_loop().time() - began
-    (fake,) = producer.instances
-    assert counts.total() == len(fake.sent) == 3000
+    (producer,) = kafka.producers
+    assert counts.total() == len(kafka.written) == 3000
     assert 1.3 < elapsed < 3.0
-    assert fake.options["acks"] == "all" and fake.options["enable_idempotence"] is True
-    assert fake.events == ["start", "stop"]
+    assert producer.config["acks"] == "all" and producer.config["enable_idempotence"] is True
+    assert kafka.log == ["start", "stop"]
     assert counts["valid"] > 2000 and lines[-1].startswith("done: 3000 messages")
     assert len(lines) >= 2 and " sent, " in lines[0]
     assert not any("could not be sent" in line for line in lines)
 
 
-async def test_run_stops_after_the_duration(producer: type[FakeProducer]) -> None:
+async def test_run_stops_after_the_duration(kafka: FakeKafka) -> None:
     lines: list[str] = []
-    counts = await run(1000, 0.5, None, lines)
+    counts = await run(kafka, 1000, 0.5, None, lines)
     assert counts.total() == 500
 
 
-async def test_cancelling_run_stops_the_producer(producer: type[FakeProducer]) -> None:
+async def test_cancelling_run_stops_the_producer(kafka: FakeKafka) -> None:
     lines: list[str] = []
-    task = asyncio.create_task(run(1000, None, None, lines))
+    task = asyncio.create_task(run(kafka, 1000, None, None, lines))
     await asyncio.sleep(0.3)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    (fake,) = producer.instances
-    assert fake.events[-1] == "stop"
+    assert kafka.log == ["start", "stop"]
     assert lines[-1].startswith("stopped: ")
-    assert 100 < len(fake.sent) < 1000
+    assert 100 < len(kafka.written) < 1000
 
 
 async def test_producer_options_are_passed_but_acks_and_idempotence_stay(
-    producer: type[FakeProducer],
+    kafka: FakeKafka,
 ) -> None:
     options = {"request_timeout_ms": 2000, "linger_ms": 50, "acks": 1}
-    await run(1e6, None, 10, [], producer_options=options)
-    (fake,) = producer.instances
-    assert fake.options["request_timeout_ms"] == 2000 and fake.options["linger_ms"] == 50
-    assert fake.options["acks"] == "all" and fake.options["enable_idempotence"] is True
+    await run(kafka, 1e6, None, 10, [], producer_options=options)
+    (producer,) = kafka.producers
+    assert producer.config == {
+        "request_timeout_ms": 2000,
+        "linger_ms": 50,
+        "acks": "all",
+        "enable_idempotence": True,
+    }
 
 
 async def test_what_the_producer_refuses_is_sent_again_before_anything_newer(
-    producer: type[FakeProducer],
+    kafka: FakeKafka,
 ) -> None:
-    producer.refuse = {10: KafkaTimeoutError(), 11: UnknownTopicOrPartitionError()}
+    kafka.refuse = {10: KafkaTimeoutError(), 11: UnknownTopicOrPartitionError()}
     lines: list[str] = []
-    counts = await run(1e6, None, 100, lines, retry_backoff=0)
-    (fake,) = producer.instances
-    assert counts.total() == 100 and len(fake.calls) == 102
+    counts = await run(kafka, 1e6, None, 100, lines, retry_backoff=0)
+    sends = kafka.sends
+    assert counts.total() == 100 and len(sends) == 102
     # The refused message went out again at once, twice, before the next one.
-    assert fake.calls[10] == fake.calls[11] == fake.calls[12] != fake.calls[13]
-    assert delivered(fake) == fake.calls[:10] + fake.calls[12:]
+    assert sends[10] == sends[11] == sends[12] != sends[13]
+    assert kafka.written == sends[:10] + sends[12:]
     assert "resending 1 in 0 s (retry 1 of 5): KafkaTimeoutError" in lines
     assert "resending 1 in 0 s (retry 2 of 5): [Error 3] UnknownTopicOrPartitionError" in lines
     assert lines[-1].startswith("done: 100 messages")
     assert "could not be sent" not in lines[-1]
 
 
-async def test_a_failed_delivery_is_sent_again(producer: type[FakeProducer]) -> None:
-    producer.fail = {5: NotLeaderForPartitionError()}
+async def test_a_failed_delivery_is_sent_again(kafka: FakeKafka) -> None:
+    kafka.fail = {5: NotLeaderForPartitionError()}
     lines: list[str] = []
-    await run(1e6, None, 100, lines, retry_backoff=0)
-    (fake,) = producer.instances
+    await run(kafka, 1e6, None, 100, lines, retry_backoff=0)
+    sends = kafka.sends
     # Sent once more, after the failure was known: when that was depends on how the
     # sending went in bursts, so only what was delivered, once each, is certain.
-    assert len(fake.calls) == 101 and fake.calls.count(fake.calls[5]) == 2
-    assert Counter(delivered(fake)) == Counter(fake.calls[:5] + fake.calls[6:])
+    assert len(sends) == 101 and sends.count(sends[5]) == 2
+    assert Counter(values(kafka.written)) == Counter(values(sends[:5] + sends[6:]))
     assert "could not be sent" not in lines[-1]
 
 
 async def test_messages_failing_for_good_are_counted_and_left_out_of_the_truth(
-    producer: type[FakeProducer], monkeypatch: pytest.MonkeyPatch, tmp_path
+    kafka: FakeKafka, monkeypatch: pytest.MonkeyPatch, tmp_path
 ) -> None:
-    producer.refuse = {call: KafkaTimeoutError() for call in (10, 11, 12)}
-    producer.fail = {50: TopicAuthorizationFailedError(input_topic("pirkanmaa", "incident"))}
+    kafka.refuse = {send: KafkaTimeoutError() for send in (10, 11, 12)}
+    kafka.fail = {50: TopicAuthorizationFailedError(input_topic("pirkanmaa", "incident"))}
     truths: list[list[Message]] = []
     monkeypatch.setattr(simulate, "ground_truth", lambda messages: truths.append(messages) or {})
     lines: list[str] = []
     truth = tmp_path / "truth.json"
-    counts = await run(1e6, None, 100, lines, send_retries=2, retry_backoff=0, truth=truth)
-    (fake,) = producer.instances
+    counts = await run(kafka, 1e6, None, 100, lines, send_retries=2, retry_backoff=0, truth=truth)
+    sends = kafka.sends
     # Retried twice; the authorization error is not retriable.
-    assert counts.total() == 100 and len(fake.calls) == 102
+    assert counts.total() == 100 and len(sends) == 102
     assert "resending 1 in 0 s (retry 2 of 2): KafkaTimeoutError" in lines
     summary, written = lines[-2:]
     assert summary.startswith("done: 100 messages")
@@ -498,24 +460,24 @@ async def test_messages_failing_for_good_are_counted_and_left_out_of_the_truth(
         "; 2 could not be sent: KafkaTimeoutError (1); [Error 29] "
         "TopicAuthorizationFailedError: dept.pirkanmaa.incident (1)"
     )
-    assert delivered(fake) == fake.calls[:10] + fake.calls[13:50] + fake.calls[51:]
+    assert kafka.written == sends[:10] + sends[13:50] + sends[51:]
     (messages,) = truths
-    assert [message.value for message in messages] == delivered(fake)
+    assert [message.value for message in messages] == values(kafka.written)
     assert written == f"ground truth of the 98 messages delivered written to {truth}"
 
 
-async def test_progress_lines_report_what_could_not_be_sent(producer: type[FakeProducer]) -> None:
-    producer.refuse = {0: KafkaTimeoutError()}
+async def test_progress_lines_report_what_could_not_be_sent(kafka: FakeKafka) -> None:
+    kafka.refuse = {0: KafkaTimeoutError()}
     lines: list[str] = []
-    await run(200, None, 300, lines, send_retries=0)
+    await run(kafka, 200, None, 300, lines, send_retries=0)
     assert " sent, " in lines[0]
     assert lines[0].endswith("; 1 could not be sent: KafkaTimeoutError")
 
 
 async def test_a_stop_while_resending_counts_the_message_as_not_sent(
-    producer: type[FakeProducer],
+    kafka: FakeKafka,
 ) -> None:
-    producer.refuse = {20: KafkaTimeoutError()}
+    kafka.refuse = {20: KafkaTimeoutError()}
     lines: list[str] = []
     resending = asyncio.Event()
 
@@ -534,6 +496,7 @@ async def test_a_stop_while_resending_counts_the_message_as_not_sent(
             count=100,
             progress=progress,
             retry_backoff=3600,  # the stop comes first
+            clients=kafka,
             **MIXED,
         )
     )
@@ -541,22 +504,20 @@ async def test_a_stop_while_resending_counts_the_message_as_not_sent(
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    (fake,) = producer.instances
-    assert len(fake.calls) == 21
+    assert len(kafka.sends) == 21
     assert lines[-1].startswith("stopped: 21 messages")
     assert lines[-1].endswith("; 1 could not be sent: KafkaTimeoutError")
 
 
 async def test_a_stop_waits_for_the_brokers_only_so_long(
-    producer: type[FakeProducer], monkeypatch: pytest.MonkeyPatch
+    kafka: FakeKafka, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(simulate, "STOP_FLUSH_SECONDS", 0.01)
-    producer.hold = {30}
+    kafka.hold = {30}
     lines: list[str] = []
-    task = asyncio.create_task(run(1e6, None, None, lines))
-    while not producer.instances:
+    task = asyncio.create_task(run(kafka, 1e6, None, None, lines))
+    while len(kafka.sends) < 100:
         await asyncio.sleep(0)
-    await producer.instances[0].sent_100.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -565,11 +526,12 @@ async def test_a_stop_waits_for_the_brokers_only_so_long(
     assert lines[-1].endswith("; 1 could not be sent: not acknowledged before stopping")
 
 
-async def test_negative_retries_are_refused(producer: type[FakeProducer]) -> None:
+async def test_negative_retries_are_refused(kafka: FakeKafka) -> None:
     with pytest.raises(ValueError, match="cannot be negative"):
-        await run(1e6, None, 10, [], send_retries=-1)
+        await run(kafka, 1e6, None, 10, [], send_retries=-1)
     with pytest.raises(ValueError, match="cannot be negative"):
-        await run(1e6, None, 10, [], retry_backoff=-0.5)
+        await run(kafka, 1e6, None, 10, [], retry_backoff=-0.5)
+    assert kafka.producers == []
 
 
 def test_incidents_live_in_order_in_their_departments_municipalities() -> None:

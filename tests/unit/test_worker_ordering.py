@@ -13,18 +13,15 @@ from aiokafka import TopicPartition
 
 from pelastus_hub.contract.registry import Registry
 from pelastus_hub.families import FAMILIES
-from pelastus_hub.runtime.checkpoint import Checkpoint
 from pelastus_hub.runtime.worker import HubWorker
 from pelastus_hub.settings import HubSettings
+from tests.unit.fakes import FakeKafka
 from tests.unit.helpers import SCHEMAS, event, record
-from tests.unit.test_checkpoint import Broker
 
 
-def worker(broker: Broker) -> HubWorker:
-    hub = HubWorker(HubSettings(), Registry.load(SCHEMAS))
-    checkpoint = Checkpoint(broker.new_producer, "pelastus-hub")  # type: ignore[arg-type]
-    checkpoint.producer = broker.new_producer()  # type: ignore[assignment]
-    hub.checkpoint = hub.snapshots.checkpoint = checkpoint
+async def worker(kafka: FakeKafka) -> HubWorker:
+    hub = HubWorker(HubSettings(), Registry.load(SCHEMAS), clients=kafka)
+    await hub.checkpoint.start()
     return hub
 
 
@@ -38,22 +35,18 @@ def batches() -> dict[TopicPartition, list[Any]]:
 
 
 async def test_a_batch_commits_its_outputs_and_offsets_in_one_transaction() -> None:
-    broker = Broker()
-    hub = worker(broker)
+    kafka = FakeKafka()
+    hub = await worker(kafka)
     result = await hub.handle_batch(batches())
     assert result.consumed == 2
-    assert broker.offsets == {TopicPartition("dept.pirkanmaa.unit-status", 0): 43}  # next to read
-    assert sorted({topic for topic, _, _ in broker.committed}) == [
-        "feedback.pirkanmaa",
+    next_to_read = {TopicPartition("dept.pirkanmaa.unit-status", 0): 43}
+    assert kafka.offsets == {"pelastus-hub": next_to_read}
+    assert [sent.topic for sent in kafka.written] == [
         "hub.dead-letter",
+        "feedback.pirkanmaa",
         "hub.state.unit-status",
     ]
-    assert broker.log == [
-        "ack hub.dead-letter",
-        "ack feedback.pirkanmaa",
-        "ack hub.state.unit-status",
-        "commit",
-    ]
+    assert kafka.log == ["start", "commit"]
     counts = hub.accounting[TopicPartition("dept.pirkanmaa.unit-status", 0)]
     assert (counts["consumed"], counts["accepted"], counts["dead_lettered"]) == (2, 1, 1)
 
@@ -78,8 +71,8 @@ class Leadership:
         return True
 
 
-def publishing(leadership: Leadership) -> HubWorker:
-    hub = worker(Broker())
+async def publishing(leadership: Leadership) -> HubWorker:
+    hub = await worker(FakeKafka())
     hub.snapshots.leadership = leadership  # type: ignore[assignment]
 
     async def caught_up() -> None:
@@ -92,7 +85,7 @@ def publishing(leadership: Leadership) -> HubWorker:
 
 async def test_overlapping_snapshots_get_distinct_growing_numbers() -> None:
     leadership = Leadership()
-    hub = publishing(leadership)
+    hub = await publishing(leadership)
     first, second = await asyncio.gather(hub.snapshots.publish(), hub.snapshots.publish())
     assert (first["sequence"], second["sequence"]) == (1, 2)  # type: ignore[index]
     assert hub.snapshots.latest is not None and hub.snapshots.latest["sequence"] == 2
@@ -100,10 +93,10 @@ async def test_overlapping_snapshots_get_distinct_growing_numbers() -> None:
 
 
 async def test_only_the_leader_publishes_and_a_fenced_one_stops() -> None:
-    follower = publishing(Leadership(leading=False))
+    follower = await publishing(Leadership(leading=False))
     assert await follower.snapshots.publish() is None
     leadership = Leadership(fenced_at=1)
-    hub = publishing(leadership)
+    hub = await publishing(leadership)
     assert (await hub.snapshots.publish())["sequence"] == 1  # type: ignore[index]
     assert await hub.snapshots.publish() is None  # fenced: another worker leads now
     assert await hub.snapshots.publish() is None

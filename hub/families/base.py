@@ -23,9 +23,10 @@ class PicturePart:
 
     # Where in a view: None puts its fields at the view's top level (the units, as in v1).
     key: str | None
-    department: Callable[[Holdings, datetime], dict[str, Any]]
+    # Parts are dataclasses: the snapshot writes them as they are.
+    department: Callable[[Holdings, datetime], Any]
     # (each department's part by code, the stale departments) -> the national part
-    national: Callable[[Mapping[str, dict[str, Any]], Sequence[str]], dict[str, Any]]
+    national: Callable[[Mapping[str, Any], Sequence[str]], Any]
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from pelastus_hub.contract.envelope import IncidentEvent
 from pelastus_hub.contract.incident import IncidentV1
@@ -162,7 +161,35 @@ class IncidentStore(MergeStore[IncidentState]):
         return None
 
 
-def incident_view(incidents: Iterable[IncidentState], units: Iterable[UnitState]) -> dict[str, Any]:
+@dataclass(slots=True)
+class OpenIncident:
+    incident_id: str
+    status: str
+    incident_type: str | None
+    urgency: str | None
+    municipality_code: str | None
+    risk_class: str | None
+    opened_at: datetime | None
+    units_committed: list[str]
+
+
+@dataclass(slots=True)
+class IncidentCounts:
+    """Open incidents counted: the national view's part."""
+
+    open: int
+    by_urgency: dict[str, int]
+    by_type: dict[str, int]
+
+
+@dataclass(slots=True)
+class Incidents(IncidentCounts):
+    """A department's part: the open incidents counted and listed."""
+
+    open_incidents: list[OpenIncident]
+
+
+def incident_view(incidents: Iterable[IncidentState], units: Iterable[UnitState]) -> Incidents:
     """Incidents not yet ended, counted and listed with the units committed to them
     (units whose status is committed and whose incident_id names the incident)."""
     committed: dict[str, list[str]] = {}
@@ -175,44 +202,45 @@ def incident_view(incidents: Iterable[IncidentState], units: Iterable[UnitState]
     for incident in incidents:
         if incident.ended is not None:
             continue
-        attributes = {name: incident.attribute(name) for name in ("incident_type", "urgency")}
-        urgency[attributes["urgency"] or "unknown"] += 1
-        types[attributes["incident_type"] or "unknown"] += 1
+        attribute = incident.attribute
+        urgency[attribute("urgency") or "unknown"] += 1
+        types[attribute("incident_type") or "unknown"] += 1
         listed.append(
-            {
-                "incident_id": incident.incident_id,
-                "status": incident.status,
-                **attributes,
-                "municipality_code": incident.attribute("municipality_code"),
-                "risk_class": incident.attribute("risk_class"),
-                "opened_at": incident.opened[0].isoformat() if incident.opened else None,
-                "units_committed": sorted(committed.get(incident.incident_id, [])),
-            }
+            OpenIncident(
+                incident.incident_id,
+                incident.status,
+                attribute("incident_type"),
+                attribute("urgency"),
+                attribute("municipality_code"),
+                attribute("risk_class"),
+                incident.opened[0] if incident.opened else None,
+                sorted(committed.get(incident.incident_id, [])),
+            )
         )
-    listed.sort(key=lambda entry: entry["incident_id"])
-    return {
-        "open": len(listed),
-        "by_urgency": {u: urgency[u] for u in (*URGENCIES, "unknown")},
-        "by_type": dict(sorted(types.items())),
-        "open_incidents": listed,
-    }
+    listed.sort(key=lambda entry: entry.incident_id)
+    return Incidents(
+        len(listed),
+        {u: urgency[u] for u in (*URGENCIES, "unknown")},
+        dict(sorted(types.items())),
+        listed,
+    )
 
 
-def _department(held: Holdings, now: datetime) -> dict[str, Any]:
+def _department(held: Holdings, now: datetime) -> Incidents:
     return incident_view(held.get(NAME, ()), held.get(UNIT_STATUS, ()))
 
 
-def _national(parts: Mapping[str, dict[str, Any]], stale: Sequence[str]) -> dict[str, Any]:
+def _national(parts: Mapping[str, IncidentCounts], stale: Sequence[str]) -> IncidentCounts:
     """Counted, not listed: the open incidents are in each department's view."""
     views = list(parts.values())
     types: Counter[str] = Counter()
     for view in views:
-        types.update(view["by_type"])
-    return {
-        "open": sum(v["open"] for v in views),
-        "by_urgency": {u: sum(v["by_urgency"][u] for v in views) for u in (*URGENCIES, "unknown")},
-        "by_type": dict(sorted(types.items())),
-    }
+        types.update(view.by_type)
+    return IncidentCounts(
+        sum(v.open for v in views),
+        {u: sum(v.by_urgency[u] for v in views) for u in (*URGENCIES, "unknown")},
+        dict(sorted(types.items())),
+    )
 
 
 FAMILY = Family(

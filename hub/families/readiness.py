@@ -3,7 +3,6 @@
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from pelastus_hub.contract.envelope import ReadinessEvent
 from pelastus_hub.contract.readiness import ReadinessV1
@@ -52,23 +51,34 @@ class StationReadiness(Observed):
         )
 
 
-def readiness_view(stations: Iterable[StationReadiness]) -> dict[str, int]:
-    view = dict.fromkeys(COUNTS, 0)
+@dataclass(slots=True)
+class Readiness:
+    """Stations reporting and the personnel ready at them."""
+
+    stations: int = 0
+    firefighters: int = 0
+    officers: int = 0
+    ems: int = 0
+    volunteers_available: int = 0
+
+
+def readiness_view(stations: Iterable[StationReadiness]) -> Readiness:
+    view = Readiness()
     for station in stations:
-        view["stations"] += 1
-        view["firefighters"] += station.firefighters
-        view["officers"] += station.officers
-        view["ems"] += station.ems
-        view["volunteers_available"] += station.volunteers_available
+        view.stations += 1
+        view.firefighters += station.firefighters
+        view.officers += station.officers
+        view.ems += station.ems
+        view.volunteers_available += station.volunteers_available
     return view
 
 
-def _department(held: Holdings, now: datetime) -> dict[str, Any]:
+def _department(held: Holdings, now: datetime) -> Readiness:
     return readiness_view(held.get(NAME, ()))
 
 
-def _national(parts: Mapping[str, dict[str, Any]], stale: Sequence[str]) -> dict[str, Any]:
-    return {key: sum(part[key] for part in parts.values()) for key in COUNTS}
+def _national(parts: Mapping[str, Readiness], stale: Sequence[str]) -> Readiness:
+    return Readiness(**{key: sum(getattr(part, key) for part in parts.values()) for key in COUNTS})
 
 
 FAMILY = Family(

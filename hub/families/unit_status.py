@@ -9,7 +9,7 @@ from pelastus_hub.contract.envelope import UnitStatusEvent
 from pelastus_hub.contract.records import ValidEvent
 from pelastus_hub.contract.unit_status import UNIT_STATUSES, UnitStatusV1
 from pelastus_hub.families.base import Family, Holdings, PicturePart
-from pelastus_hub.picture.freshness import age, latest_text, least
+from pelastus_hub.picture.freshness import Freshness, freshness
 from pelastus_hub.state.codec import StateCodec
 from pelastus_hub.state.store import Identity, LatestStore, Observed, entity_key
 
@@ -72,7 +72,28 @@ class UnitState(Observed):
         )
 
 
-def capability(units: Iterable[UnitState], now: datetime) -> dict[str, Any]:
+@dataclass(slots=True)
+class Units:
+    """A department's units: their fields sit in its view itself, as in the first snapshots."""
+
+    units: int
+    units_by_type: dict[str, dict[str, int]]
+    units_by_status: dict[str, int]
+    available: int
+    committed: int
+    out_of_service: int
+    crew_available: int
+    strain: float | None
+    last_event_time: datetime | None
+    freshness_seconds: float | None
+
+
+@dataclass(slots=True)
+class NationalUnits(Units):
+    units_from_stale_departments: int
+
+
+def capability(units: Iterable[UnitState], now: datetime) -> Units:
     """A department's units by type and status, its strain and how fresh its unit data is."""
     by_type: dict[str, dict[str, int]] = {}
     by_status = dict.fromkeys(UNIT_STATUSES, 0)
@@ -91,45 +112,53 @@ def capability(units: Iterable[UnitState], now: datetime) -> dict[str, Any]:
             crew_available += unit.crew
         if last_event is None or unit.observed_at > last_event:
             last_event = unit.observed_at
+    return Units(
+        sum(classes.values()),
+        dict(sorted(by_type.items())),
+        by_status,
+        **classes,
+        crew_available=crew_available,
+        strain=_strain(classes),
+        **_fresh(freshness(last_event, now)),
+    )
+
+
+def _strain(classes: dict[str, int]) -> float | None:
     in_service = classes["available"] + classes["committed"]
+    return round(classes["committed"] / in_service, 4) if in_service else None
+
+
+def _fresh(fresh: Freshness) -> dict[str, Any]:
     return {
-        "units": sum(classes.values()),
-        "units_by_type": dict(sorted(by_type.items())),
-        "units_by_status": by_status,
-        "available": classes["available"],
-        "committed": classes["committed"],
-        "out_of_service": classes["out_of_service"],
-        "crew_available": crew_available,
-        "strain": round(classes["committed"] / in_service, 4) if in_service else None,
-        **age(last_event, now),
+        "last_event_time": fresh.last_event_time,
+        "freshness_seconds": fresh.freshness_seconds,
     }
 
 
-def _department(held: Holdings, now: datetime) -> dict[str, Any]:
+def _department(held: Holdings, now: datetime) -> Units:
     return capability(held.get(NAME, ()), now)
 
 
-def _national(parts: Mapping[str, dict[str, Any]], stale: Sequence[str]) -> dict[str, Any]:
+def _national(parts: Mapping[str, Units], stale: Sequence[str]) -> NationalUnits:
     views = list(parts.values())
     by_type: dict[str, dict[str, int]] = {}
     for view in views:
-        for unit_type, statuses in view["units_by_type"].items():
+        for unit_type, statuses in view.units_by_type.items():
             totals = by_type.setdefault(unit_type, dict.fromkeys(UNIT_STATUSES, 0))
             for status, count in statuses.items():
                 totals[status] += count
-    classes = {c: sum(v[c] for v in views) for c in STATUS_CLASSES}
-    in_service = classes["available"] + classes["committed"]
-    return {
-        "units": sum(v["units"] for v in views),
-        "units_by_type": dict(sorted(by_type.items())),
-        "units_by_status": {s: sum(v["units_by_status"][s] for v in views) for s in UNIT_STATUSES},
+    classes = {c: sum(getattr(v, c) for v in views) for c in STATUS_CLASSES}
+    fresh = Freshness.newest(Freshness(v.last_event_time, v.freshness_seconds) for v in views)
+    return NationalUnits(
+        sum(v.units for v in views),
+        dict(sorted(by_type.items())),
+        {s: sum(v.units_by_status[s] for v in views) for s in UNIT_STATUSES},
         **classes,
-        "crew_available": sum(v["crew_available"] for v in views),
-        "strain": round(classes["committed"] / in_service, 4) if in_service else None,
-        "last_event_time": latest_text(v["last_event_time"] for v in views),
-        "freshness_seconds": least(v["freshness_seconds"] for v in views),
-        "units_from_stale_departments": sum(parts[code]["units"] for code in stale),
-    }
+        crew_available=sum(v.crew_available for v in views),
+        strain=_strain(classes),
+        **_fresh(fresh),
+        units_from_stale_departments=sum(parts[code].units for code in stale),
+    )
 
 
 FAMILY = Family(

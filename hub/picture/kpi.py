@@ -23,8 +23,9 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
+
+from pydantic import TypeAdapter
 
 from pelastus_hub.families.incident import IncidentState
 
@@ -84,10 +85,44 @@ class Windows:
         return hour if kind == "hour" else day
 
 
-def result_key(document: dict[str, Any]) -> str:
-    """'pirkanmaa/hour/2026-11-28T07:00:00+00:00': a result's key, on national.kpi too."""
-    window = document["window"]
-    return f"{document['department']}/{window['kind']}/{window['start']}"
+@dataclass(slots=True)
+class RiskGroup:
+    """The urgent incidents of one risk class (or IV, or unknown) in a window."""
+
+    incidents: int
+    responded: int
+    median_seconds: float | None
+    p90_seconds: float | None
+    target_seconds: float | None
+    met: int | None
+    met_share: float | None
+
+
+@dataclass(slots=True)
+class KpiResult:
+    """One department's KPIs in one window, per schemas/kpi/v1.json; orjson writes it as is."""
+
+    schema: str
+    department: str
+    window: Window
+    final: bool
+    generated_at: datetime
+    grace_seconds: float
+    urgent_incidents: int
+    responded: int
+    median_seconds: float | None
+    p90_seconds: float | None
+    target_met_share: float | None
+    by_risk_class: dict[str, RiskGroup]
+
+    @property
+    def key(self) -> str:
+        """'pirkanmaa/hour/2026-11-28T07:00:00+00:00': its key, on national.kpi too."""
+        return f"{self.department}/{self.window.key}"
+
+
+# national.kpi's records read back: the one place KPI results come from JSON.
+read_result = TypeAdapter(KpiResult).validate_json
 
 
 def nearest_rank(values: list[float], q: float) -> float | None:
@@ -118,7 +153,7 @@ def result(
     final: bool,
     now: datetime,
     grace_seconds: float,
-) -> dict[str, Any]:
+) -> KpiResult:
     """The KPIs of one department's window, from the incidents whose alarm falls in it."""
     groups: dict[str, list[float | None]] = {group: [] for group in RISK_GROUPS}
     for incident in incidents:
@@ -130,40 +165,36 @@ def result(
         for group, times in groups.items()
     }
     every = [t for times in groups.values() for t in times if t is not None]
-    measured = sum(by_risk[g]["responded"] for g in TARGETED)
-    met = sum(by_risk[g]["met"] for g in TARGETED)
-    return {
-        "schema": KPI_SCHEMA,
-        "department": department,
-        "window": {
-            "kind": window.kind,
-            "start": window.start.isoformat(),
-            "end": window.end.isoformat(),
-        },
-        "final": final,
-        "generated_at": now.isoformat(),
-        "grace_seconds": grace_seconds,
-        "urgent_incidents": sum(len(times) for times in groups.values()),
-        "responded": len(every),
-        "median_seconds": nearest_rank(every, 0.5),
-        "p90_seconds": nearest_rank(every, 0.9),
-        "target_met_share": round(met / measured, 4) if measured else None,
-        "by_risk_class": by_risk,
-    }
+    measured = sum(by_risk[g].responded for g in TARGETED)
+    met = sum(by_risk[g].met or 0 for g in TARGETED)
+    return KpiResult(
+        schema=KPI_SCHEMA,
+        department=department,
+        window=window,
+        final=final,
+        generated_at=now,
+        grace_seconds=grace_seconds,
+        urgent_incidents=sum(len(times) for times in groups.values()),
+        responded=len(every),
+        median_seconds=nearest_rank(every, 0.5),
+        p90_seconds=nearest_rank(every, 0.9),
+        target_met_share=round(met / measured, 4) if measured else None,
+        by_risk_class=by_risk,
+    )
 
 
-def _group(times: list[float | None], target: float | None) -> dict[str, Any]:
+def _group(times: list[float | None], target: float | None) -> RiskGroup:
     measured = [t for t in times if t is not None]
     met = sum(t <= target for t in measured) if target is not None else None
-    return {
-        "incidents": len(times),
-        "responded": len(measured),
-        "median_seconds": nearest_rank(measured, 0.5),
-        "p90_seconds": nearest_rank(measured, 0.9),
-        "target_seconds": target,
-        "met": met,
-        "met_share": round(met / len(measured), 4) if met is not None and measured else None,
-    }
+    return RiskGroup(
+        incidents=len(times),
+        responded=len(measured),
+        median_seconds=nearest_rank(measured, 0.5),
+        p90_seconds=nearest_rank(measured, 0.9),
+        target_seconds=target,
+        met=met,
+        met_share=round(met / len(measured), 4) if met is not None and measured else None,
+    )
 
 
 class KpiBook:
@@ -178,18 +209,18 @@ class KpiBook:
         self.windows = windows
         self.grace = timedelta(seconds=grace_seconds)
         self.targets = targets
-        self.finals: dict[str, dict[str, Any]] = {}  # "<department>/<window key>" -> result
+        self.finals: dict[str, KpiResult] = {}  # "<department>/<window key>" -> result
         # Each department's stream time when its closings were last published: a window
         # that ended (plus grace) before it closed then, with or without a result.
         self.horizon: dict[str, datetime] = {}
         self._looked: dict[str, datetime] = {}  # the stream times of the last due()
 
-    def record_final(self, document: dict[str, Any]) -> None:
-        self.finals[result_key(document)] = document
+    def record_final(self, result: KpiResult) -> None:
+        self.finals[result.key] = result
 
-    def forget(self, document: dict[str, Any]) -> None:
+    def forget(self, result: KpiResult) -> None:
         """A final result that could not be published after all: the window is open again."""
-        self.finals.pop(result_key(document), None)
+        self.finals.pop(result.key, None)
 
     def is_late(self, department: str, alarm: datetime) -> bool:
         """Whether a window of this alarm time has closed already."""
@@ -204,7 +235,7 @@ class KpiBook:
 
     def due(
         self, incidents: Iterable[IncidentState], departments: Iterable[str], now: datetime
-    ) -> list[dict[str, Any]]:
+    ) -> list[KpiResult]:
         """Final results of the windows that close now, each recorded as final here."""
         incidents = [i for i in incidents if i.mode == "actual"]
         grouped = self.group(incidents, departments)
@@ -222,9 +253,9 @@ class KpiBook:
             seen = self.horizon.get(department)
             if seen is not None and seen >= closes:
                 continue  # it closed empty before: its incidents all came late
-            document = self.result(department, window, members, True, now)
-            self.record_final(document)
-            closing.append(document)
+            final = self.result(department, window, members, True, now)
+            self.record_final(final)
+            closing.append(final)
         self._looked = stream_time
         return closing
 
@@ -275,7 +306,7 @@ class KpiBook:
         incidents: Iterable[IncidentState],
         final: bool,
         now: datetime,
-    ) -> dict[str, Any]:
+    ) -> KpiResult:
         return result(
             department, window, incidents, self.targets, final, now, self.grace.total_seconds()
         )
@@ -287,16 +318,16 @@ class KpiBook:
         kind: str,
         start: datetime | None,
         now: datetime,
-    ) -> dict[str, Any] | None:
+    ) -> KpiResult | None:
         """A window's final result if it has closed, else its result so far (not final);
         without start, the latest window of the department with any incident in it."""
         grouped = self.group(incidents, [department])
         if start is None:
             starts = [w.start for w, _ in grouped.values() if w.kind == kind]
             starts += [
-                datetime.fromisoformat(d["window"]["start"])
-                for d in self.finals.values()
-                if d["department"] == department and d["window"]["kind"] == kind
+                final.window.start
+                for final in self.finals.values()
+                if final.department == department and final.window.kind == kind
             ]
             if not starts:
                 return None

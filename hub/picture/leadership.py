@@ -10,7 +10,6 @@ heard of it cannot publish another snapshot. Readers read committed records only
 import asyncio
 import contextlib
 import logging
-from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, ProducerFenced
@@ -21,14 +20,8 @@ log = logging.getLogger(__name__)
 
 
 class Leadership:
-    def __init__(
-        self,
-        kafka_options: dict[str, Any],
-        transactional_id: str,
-        clients: KafkaClients | None = None,
-    ) -> None:
-        """The producer comes from `clients`, by default clients of `kafka_options`."""
-        self.clients = clients or KafkaClients(kafka_options)
+    def __init__(self, clients: KafkaClients, transactional_id: str) -> None:
+        self.clients = clients
         self.transactional_id = transactional_id
         # Set by the runtime group's rebalances; acted on by settle().
         self.assigned = False

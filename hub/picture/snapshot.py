@@ -1,21 +1,60 @@
-"""The capability snapshot from the hub's states: pure functions, per schemas/capability/v2.json.
+"""The capability snapshot from the hub's states: typed, and written once, per
+schemas/capability/v2.json.
 
 A snapshot has the real picture (mode actual) per department and nationally, and
 the exercise and test pictures apart from it, so that no drill ever counts as
 real capability. Each family adds its part to every department's view and to the
 national view (pelastus_hub.families); the snapshot says how fresh each family's
-data is, and flags departments gone silent.
+data is, and flags departments gone silent. `encode` lays it out as the schema
+does, in one pass of orjson.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from pelastus_hub.families.base import Family, Holdings
-from pelastus_hub.picture.freshness import age, latest_text, least, newest
+from pelastus_hub.picture.freshness import Freshness, freshness, newest
 
 SNAPSHOT_SCHEMA = "fi.pelastus.capability.v2"
 MODES = ("actual", "exercise", "test")
+
+
+@dataclass(slots=True)
+class DepartmentView:
+    parts: dict[str, Any]  # each family's part, by family name
+    freshness: dict[str, Freshness]
+    stale: bool
+
+
+@dataclass(slots=True)
+class NationalView:
+    parts: dict[str, Any]
+    freshness: dict[str, Freshness]
+    stale_departments: list[str]
+
+
+@dataclass(slots=True)
+class Picture:
+    national: NationalView
+    departments: dict[str, DepartmentView]
+
+
+@dataclass(slots=True)
+class Snapshot:
+    sequence: int
+    generated_at: datetime
+    stale_after_seconds: float
+    pictures: dict[str, Picture]  # by mode
+    # Family name -> where its part sits in a view; None: among the view's own fields.
+    layout: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def actual(self) -> Picture:
+        return self.pictures["actual"]
 
 
 def snapshot(
@@ -25,7 +64,7 @@ def snapshot(
     sequence: int,
     now: datetime,
     stale_after_seconds: float,
-) -> dict[str, Any]:
+) -> Snapshot:
     """`states`: each family's, by family name. Every registry department is in the real
     picture, with zeros until it reports; in the exercise and test pictures, the
     departments that have any of that mode."""
@@ -37,74 +76,91 @@ def snapshot(
             if state.department in codes:
                 holdings = held[state.mode].setdefault(state.department, {})
                 holdings.setdefault(family.name, []).append(state)
-    document: dict[str, Any] = {
-        "schema": SNAPSHOT_SCHEMA,
-        "sequence": sequence,
-        "generated_at": now.isoformat(),
-        "stale_after_seconds": stale_after_seconds,
-    }
+    pictures = {}
     for mode in MODES:
         shown = codes if mode == "actual" else sorted(held[mode])
         views = {
             code: department_view(held[mode].get(code, {}), families, now, stale_after_seconds)
             for code in shown
         }
-        picture = {"national": national_view(views, families), "departments": views}
-        if mode == "actual":
-            document.update(picture)
-        else:
-            document[mode] = picture
-    return document
+        pictures[mode] = Picture(national_view(views, families), views)
+    layout = {f.name: f.picture.key for f in families if f.picture is not None}
+    return Snapshot(sequence, now, stale_after_seconds, pictures, layout)
 
 
 def department_view(
     held: Holdings, families: Sequence[Family], now: datetime, stale_after: float
-) -> dict[str, Any]:
-    view: dict[str, Any] = {}
-    for family in families:
-        if family.picture is not None:
-            _place(view, family.picture.key, family.picture.department(held, now))
+) -> DepartmentView:
+    parts = {
+        family.name: family.picture.department(held, now)
+        for family in families
+        if family.picture is not None
+    }
     last = {family.name: family.last_event_time(held.get(family.name, ())) for family in families}
-    view["freshness"] = {name: age(time, now) for name, time in last.items()}
     latest = newest(last.values())
     # Silent beyond the threshold in every family, or never heard from at all.
-    view["stale"] = latest is None or (now - latest).total_seconds() > stale_after
-    return view
+    stale = latest is None or (now - latest).total_seconds() > stale_after
+    return DepartmentView(parts, {name: freshness(t, now) for name, t in last.items()}, stale)
 
 
 def national_view(
-    departments: dict[str, dict[str, Any]], families: Sequence[Family]
-) -> dict[str, Any]:
+    departments: Mapping[str, DepartmentView], families: Sequence[Family]
+) -> NationalView:
     """The departments' views summed, family by family; freshness is the newest of any
     department's."""
-    stale = sorted(code for code, view in departments.items() if view["stale"])
-    view: dict[str, Any] = {}
-    for family in families:
-        part = family.picture
-        if part is not None:
-            parts = {code: _part(v, part.key) for code, v in departments.items()}
-            _place(view, part.key, part.national(parts, stale))
-    view["freshness"] = {
-        family.name: {
-            "last_event_time": latest_text(
-                v["freshness"][family.name]["last_event_time"] for v in departments.values()
-            ),
-            "freshness_seconds": least(
-                v["freshness"][family.name]["freshness_seconds"] for v in departments.values()
-            ),
-        }
+    stale = sorted(code for code, view in departments.items() if view.stale)
+    parts = {
+        family.name: family.picture.national(
+            {code: view.parts[family.name] for code, view in departments.items()}, stale
+        )
+        for family in families
+        if family.picture is not None
+    }
+    fresh = {
+        family.name: Freshness.newest(v.freshness[family.name] for v in departments.values())
         for family in families
     }
-    view["stale_departments"] = stale
-    return view
+    return NationalView(parts, fresh, stale)
 
 
-def _place(view: dict[str, Any], key: str | None, part: dict[str, Any]) -> None:
-    if key is None:
-        view.update(part)
+def encode(snapshot: Snapshot) -> bytes:
+    """The snapshot as national.capability carries it and the API serves it."""
+    return orjson.dumps(document(snapshot))
+
+
+def document(snapshot: Snapshot) -> dict[str, Any]:
+    """The schema's layout, one level deep: orjson writes the parts as they are."""
+    laid_out: dict[str, Any] = {
+        "schema": SNAPSHOT_SCHEMA,
+        "sequence": snapshot.sequence,
+        "generated_at": snapshot.generated_at,
+        "stale_after_seconds": snapshot.stale_after_seconds,
+    }
+    for mode, picture in snapshot.pictures.items():
+        shown = {
+            "national": _view(picture.national, snapshot.layout),
+            "departments": {
+                code: _view(view, snapshot.layout) for code, view in picture.departments.items()
+            },
+        }
+        if mode == "actual":
+            laid_out.update(shown)
+        else:
+            laid_out[mode] = shown
+    return laid_out
+
+
+def _view(view: DepartmentView | NationalView, layout: Mapping[str, str | None]) -> dict[str, Any]:
+    laid_out: dict[str, Any] = {}
+    for name, part in view.parts.items():
+        key = layout[name]
+        if key is None:
+            laid_out.update({f: getattr(part, f) for f in part.__dataclass_fields__})
+        else:
+            laid_out[key] = part
+    laid_out["freshness"] = view.freshness
+    if isinstance(view, DepartmentView):
+        laid_out["stale"] = view.stale
     else:
-        view[key] = part
-
-
-def _part(view: dict[str, Any], key: str | None) -> dict[str, Any]:
-    return view if key is None else view[key]
+        laid_out["stale_departments"] = view.stale_departments
+    return laid_out

@@ -27,7 +27,7 @@ class DeadLetter:
 
 @dataclass(frozen=True, slots=True)
 class Warned:
-    """An accepted record the department is told about (hub.reasons.WarningCode)."""
+    """An accepted record the department is told about (pelastus_hub.contract.reasons.WarningCode)."""
 
     record: InputRecord
     department: str

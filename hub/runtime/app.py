@@ -1,7 +1,7 @@
 """The one faust.App: worker lifecycle, web server, on-demand snapshots.
 
 Faust is the runtime here, not the hot path: the hub worker runs its
-own batch consumer and snapshot timer as a service of the app (hub/worker.py).
+own batch consumer and snapshot timer as a service of the app (hub/runtime/worker.py).
 The timer is the worker's, not an @app.timer, because Faust starts its timers
 only once its own consumer group has settled, which after a crashed worker
 takes a session timeout.

@@ -7,11 +7,12 @@ departments, families, outcomes, reason and warning codes, unit types, status cl
 
 import collections
 from datetime import datetime
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from pelastus_hub.families.unit_status import NAME as UNIT_STATUS
 from pelastus_hub.families.unit_status import STATUS_CLASS
+from pelastus_hub.picture.snapshot import Snapshot
 from pelastus_hub.pipeline.batch import BatchResult
 
 BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
@@ -98,20 +99,19 @@ class HubMetrics:
             self.event_lag.labels(department).set((now - newest).total_seconds())
         self.batch_seconds.observe(seconds)
 
-    def export_snapshot(self, document: dict[str, Any]) -> None:
+    def export_snapshot(self, snapshot: Snapshot) -> None:
         """The published snapshot's gauges: units by type and status class, and each
         department's newest unit event."""
         self.snapshots.inc()
-        self.snapshot_sequence.set(document["sequence"])
+        self.snapshot_sequence.set(snapshot.sequence)
         counts: collections.Counter[tuple[str, str, str]] = collections.Counter()
-        for code, view in document["departments"].items():
-            for unit_type, statuses in view["units_by_type"].items():
+        for code, view in snapshot.actual.departments.items():
+            units = view.parts[UNIT_STATUS]
+            for unit_type, statuses in units.units_by_type.items():
                 for status, count in statuses.items():
                     counts[code, unit_type, STATUS_CLASS[status]] += count
-            if view["last_event_time"]:
-                self.last_event.labels(code).set(
-                    datetime.fromisoformat(view["last_event_time"]).timestamp()
-                )
+            if units.last_event_time:
+                self.last_event.labels(code).set(units.last_event_time.timestamp())
         self.units.clear()
         for labels, count in counts.items():
             self.units.labels(*labels).set(count)

@@ -2,18 +2,18 @@
 together in one transaction; a worker not leading follows the leader's instead."""
 
 import asyncio
-from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
+from pelastus_hub.clients import KafkaClients
 from pelastus_hub.contract import topics
-from pelastus_hub.families.base import Family
 from pelastus_hub.families.incident import NAME as INCIDENT
-from pelastus_hub.picture.kpi import result_key
+from pelastus_hub.picture.kpi import KpiResult
 from pelastus_hub.picture.leadership import Leadership
-from pelastus_hub.picture.snapshot import snapshot
+from pelastus_hub.picture.snapshot import Snapshot, encode, snapshot
 from pelastus_hub.pipeline.outputs import OutRecord
 from pelastus_hub.runtime.checkpoint import Checkpoint
 from pelastus_hub.runtime.metrics import HubMetrics
@@ -21,49 +21,62 @@ from pelastus_hub.runtime.state_sync import StateSync
 from pelastus_hub.settings import HubSettings
 
 
+@dataclass(frozen=True, slots=True)
+class Published:
+    """A snapshot as national.capability holds it: this worker's or the leader's."""
+
+    sequence: int
+    body: bytes
+
+    @classmethod
+    def read(cls, body: bytes) -> "Published":
+        return cls(orjson.loads(body)["sequence"], body)
+
+
 class SnapshotCycle:
     def __init__(
         self,
         settings: HubSettings,
+        clients: KafkaClients,
         departments: frozenset[str],
-        families: Mapping[str, Family],
         sync: StateSync,
         checkpoint: Checkpoint,
         metrics: HubMetrics,
     ) -> None:
         self.settings = settings
         self.departments = departments
-        self.families = families
+        self.families = sync.families
         self.sync = sync
         self.checkpoint = checkpoint
         self.metrics = metrics
-        self.leadership = Leadership(settings.kafka_options(), f"{settings.group_id}-snapshots")
+        self.leadership = Leadership(clients, f"{settings.group_id}-snapshots")
         self.sequence = 0
-        self.latest: dict[str, Any] | None = None
+        self.latest: Published | None = None
         # Snapshots are numbered and sent one at a time: the timer and a request may overlap.
         self._lock = asyncio.Lock()
 
     async def restore(self) -> None:
         """Number on from the newest snapshot published, and serve it until the next."""
-        self.latest = await self.sync.last_snapshot()
-        self.sequence = self.latest["sequence"] if self.latest else 0
+        body = await self.sync.last_snapshot()
+        self.latest = Published.read(body) if body else None
+        self.sequence = self.latest.sequence if self.latest else 0
 
-    async def publish(self) -> dict[str, Any] | None:
+    async def publish(self) -> Snapshot | None:
         """Build, publish and remember the next capability snapshot, if this worker leads;
         None if it does not."""
         sync, kpis = self.sync, self.sync.kpis
         async with self._lock:
             if await self.leadership.settle():
                 # Fenced now, the former leader can add no snapshot after the one read here.
-                latest = await sync.last_snapshot()
-                self.sequence = max(self.sequence, latest["sequence"] if latest else 0)
+                body = await sync.last_snapshot()
+                self.sequence = max(self.sequence, Published.read(body).sequence if body else 0)
             if not self.leadership.leading:
                 return None
             await sync.catch_up()
             await sync.follow_kpis()  # a former leader may have closed windows
             now = datetime.now(UTC)
             incidents = sync.stores[INCIDENT].states.values()
-            document = snapshot(
+            built = snapshot(
                 {name: store.states.values() for name, store in sync.stores.items()},
                 self.families.values(),
                 self.departments,
@@ -72,11 +85,9 @@ class SnapshotCycle:
                 self.settings.stale_after_seconds,
             )
             closing = kpis.due(incidents, self.departments, now)
-            records = [
-                (topics.KPI, result_key(result).encode(), orjson.dumps(result))
-                for result in closing
-            ]
-            records.append((topics.CAPABILITY, b"national", orjson.dumps(document)))
+            records = [(topics.KPI, r.key.encode(), orjson.dumps(r)) for r in closing]
+            body = encode(built)
+            records.append((topics.CAPABILITY, b"national", body))
             # The snapshot and the windows closing with it are read together or not at all.
             if not await self.leadership.send(records):
                 for result in closing:
@@ -85,10 +96,10 @@ class SnapshotCycle:
             kpis.published()
             await self._retire(kpis.retired(incidents))
             self.metrics.kpi_windows.inc(len(closing))
-            self.sequence = document["sequence"]
-            self.latest = document
-        self.metrics.export_snapshot(document)
-        return document
+            self.sequence = built.sequence
+            self.latest = Published(built.sequence, body)
+        self.metrics.export_snapshot(built)
+        return built
 
     async def follow(self) -> None:
         """Not leading: serve the leader's latest snapshot and KPIs on this worker's API too,
@@ -98,10 +109,11 @@ class SnapshotCycle:
         self.metrics.last_event.clear()
         await self.sync.catch_up()
         await self.sync.follow_kpis()
-        latest = await self.sync.last_snapshot()
-        if latest and (self.latest is None or latest["sequence"] > self.latest["sequence"]):
+        body = await self.sync.last_snapshot()
+        latest = Published.read(body) if body else None
+        if latest and (self.latest is None or latest.sequence > self.latest.sequence):
             self.latest = latest
-            self.sequence = latest["sequence"]
+            self.sequence = latest.sequence
 
     async def _retire(self, incidents: list[Any]) -> None:
         """Delete incidents no KPI or snapshot needs from the changelog (a tombstone each),
@@ -115,7 +127,7 @@ class SnapshotCycle:
                 [OutRecord(topic, i.key.encode(), None) for i in incidents], {}
             )
 
-    def kpi(self, department: str, kind: str, start: datetime | None) -> dict[str, Any] | None:
+    def kpi(self, department: str, kind: str, start: datetime | None) -> KpiResult | None:
         """A window's final result if it has closed, else its result so far (not final);
         without start, the latest window of the department with any incident in it."""
         incidents = self.sync.stores[INCIDENT].states.values()

@@ -12,14 +12,13 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
-import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaTimeoutError
 
 from pelastus_hub.clients import KafkaClients
 from pelastus_hub.contract import topics
 from pelastus_hub.families.base import Family
-from pelastus_hub.picture.kpi import KpiBook
+from pelastus_hub.picture.kpi import KpiBook, read_result
 from pelastus_hub.state.store import Store, StoreContext
 
 T = TypeVar("T")
@@ -88,21 +87,22 @@ class StateSync:
     async def _read_kpis(self) -> None:
         async for record in self.read(TopicPartition(topics.KPI, 0), self._kpi_position):
             if record.value is not None:
-                self.kpis.record_final(orjson.loads(record.value))
+                self.kpis.record_final(read_result(record.value))
             self._kpi_position = record.offset + 1
 
-    async def last_snapshot(self) -> dict[str, Any] | None:
-        """The newest committed snapshot on national.capability, if any."""
+    async def last_snapshot(self) -> bytes | None:
+        """The newest committed snapshot on national.capability, as it was written; None if
+        there is none."""
         async with self.reader_lock:
             return await self.retry("reading national.capability", self._read_last_snapshot)
 
-    async def _read_last_snapshot(self) -> dict[str, Any] | None:
+    async def _read_last_snapshot(self) -> bytes | None:
         last = None
         # Each snapshot is a record and a transaction marker, and aborted transactions
         # leave records no committed reader sees: look well back.
         async for record in self.read(TopicPartition(topics.CAPABILITY, 0), -256):
             last = record
-        return orjson.loads(last.value) if last else None
+        return last.value if last else None
 
     async def read(self, partition: TopicPartition, start: int) -> AsyncIterator[Any]:
         """Records of one partition from start (negative: from the end) to the current end.

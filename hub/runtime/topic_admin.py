@@ -42,11 +42,10 @@ async def create_hub_topics(
     settings: HubSettings,
     departments: Iterable[str],
     families: Iterable[str],
-    clients: KafkaClients | None = None,
+    clients: KafkaClients,
 ) -> list[str]:
-    """Create whichever of the hub's topics are missing; returns the names created. The admin
-    client comes from `clients`, by default the settings' own."""
-    admin = (clients or KafkaClients.from_settings(settings)).admin()
+    """Create whichever of the hub's topics are missing; returns the names created."""
+    admin = clients.admin()
     await admin.start()
     try:
         wanted = hub_topics(

@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any
 
 import faust
+import orjson
 from faust.web import Request, Response, View
 from prometheus_client import generate_latest
 
@@ -14,6 +15,7 @@ from pelastus_hub.state.store import Outcome
 
 # Prometheus text format 0.0.4 (UTF-8 by definition); aiohttp refuses a charset parameter here.
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
+JSON_CONTENT_TYPE = "application/json"
 
 
 def add_routes(app: faust.App, worker: HubWorker, registry: Registry) -> None:
@@ -62,10 +64,10 @@ def add_routes(app: faust.App, worker: HubWorker, registry: Registry) -> None:
 
     @app.page("/api/v1/capability")
     async def capability(web: View, request: Request) -> Response:
-        document = worker.snapshots.latest
-        if document is None:
+        latest = worker.snapshots.latest
+        if latest is None:
             return _no_snapshot(web)
-        return web.json(document)
+        return web.bytes(latest.body, content_type=JSON_CONTENT_TYPE)
 
     @app.page("/api/v1/capability/{department}")
     async def department_capability(web: View, request: Request, department: str) -> Response:
@@ -78,9 +80,11 @@ def add_routes(app: faust.App, worker: HubWorker, registry: Registry) -> None:
                 },
                 status=404,
             )
-        document = worker.snapshots.latest
-        if document is None:
+        latest = worker.snapshots.latest
+        if latest is None:
             return _no_snapshot(web)
+        # One department of the snapshot as published: the leader's, or this worker's own.
+        document = orjson.loads(latest.body)
         body: dict[str, Any] = {
             "schema": document["schema"],
             "sequence": document["sequence"],
@@ -122,12 +126,12 @@ def _add_kpi_route(app: faust.App, worker: HubWorker, registry: Registry) -> Non
                     400,
                 )
         try:
-            document = worker.snapshots.kpi(department, kind, start)
+            result = worker.snapshots.kpi(department, kind, start)
         except ValueError as error:  # a start at the very ends of the calendar
             return _error(web, "bad_start", str(error), 400)
-        if document is None:
+        if result is None:
             return _error(web, "no_kpi_yet", f"no incident of {department} in any {kind} yet", 404)
-        return web.json(document)
+        return web.bytes(orjson.dumps(result), content_type=JSON_CONTENT_TYPE)
 
 
 def _error(web: View, error: str, message: str, status: int) -> Response:

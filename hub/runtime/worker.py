@@ -75,7 +75,7 @@ class HubWorker(Service):
         self.routes = input_routes(registry, families.values())
         self.checkpoint = Checkpoint(self.clients, settings, self.broker.failed)
         self.snapshots = SnapshotCycle(
-            settings, registry.codes, families, self.sync, self.checkpoint, self.metrics
+            settings, self.clients, registry.codes, self.sync, self.checkpoint, self.metrics
         )
         self.resumption = Resumption(settings, self.clients, self.sync, self._retrying)
         self.intake = Intake(self.clients, settings, self.sync.lock)

@@ -521,7 +521,7 @@ class Fuzzed:
     headers: tuple[tuple[str, bytes | None], ...]
     kind: str
     outcome: str  # what the hub must decide: accepted, duplicate, stale or dead_lettered
-    # For a dead letter, the reasons it may carry; empty: any of hub.reasons.Reason.
+    # For a dead letter, the reasons it may carry; empty: any of pelastus_hub.contract.reasons.Reason.
     reasons: frozenset[str] = frozenset()
 
     @property
@@ -1568,7 +1568,7 @@ async def test_fuzzed_records_are_all_accounted_for_and_every_valid_one_accepted
 
 def decide(topic: str, key: bytes, value: bytes, headers: Any = ()) -> str:
     """The outcome the hub's own code gives one record, validated and applied as the worker
-    does (hub.process.process_batch, with the worker's KPI book telling late incidents)."""
+    does (pelastus_hub.pipeline.batch.process_batch, with the worker's KPI book telling late incidents)."""
     settings = HubSettings(
         max_message_bytes=MAX_MESSAGE_BYTES,
         max_header_bytes=MAX_HEADER_BYTES,

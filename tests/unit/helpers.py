@@ -6,9 +6,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from pelastus_hub.contract.records import Record
 from pelastus_hub.families import FAMILIES
-from pelastus_hub.picture.snapshot import snapshot
+from pelastus_hub.picture import snapshot as picture
 from pelastus_hub.state.store import Store, StoreContext
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
@@ -58,9 +60,10 @@ def snapshot_of(
     now: datetime,
     stale_after: float,
 ) -> dict[str, Any]:
-    """The capability snapshot of these states, with the hub's three families."""
+    """The capability snapshot of these states, with the hub's three families, as published."""
     states = {"unit-status": units, "incident": incidents, "readiness": stations}
-    return snapshot(states, FAMILIES.values(), codes, sequence, now, stale_after)
+    built = picture.snapshot(states, FAMILIES.values(), codes, sequence, now, stale_after)
+    return orjson.loads(picture.encode(built))
 
 
 def new_store(family: str, is_late: Callable[[str, datetime], bool] | None = None) -> Store[Any]:

@@ -48,20 +48,20 @@ UNITS = [
 
 def test_capability_counts_classes_crew_strain_and_freshness() -> None:
     view = capability(UNITS[:4], NOW)
-    assert view["units"] == 4
-    assert (view["available"], view["committed"], view["out_of_service"]) == (2, 1, 1)
-    assert view["crew_available"] == 6
-    assert view["strain"] == round(1 / 3, 4)
-    assert view["units_by_type"]["tank_unit"]["out_of_service"] == 1
-    assert view["units_by_type"]["rescue_unit"]["on_scene"] == 1
-    assert view["units_by_status"]["available_at_station"] == 1
-    assert view["last_event_time"] == (NOW - timedelta(seconds=10)).isoformat()
-    assert view["freshness_seconds"] == 10.0
+    assert view.units == 4
+    assert (view.available, view.committed, view.out_of_service) == (2, 1, 1)
+    assert view.crew_available == 6
+    assert view.strain == round(1 / 3, 4)
+    assert view.units_by_type["tank_unit"]["out_of_service"] == 1
+    assert view.units_by_type["rescue_unit"]["on_scene"] == 1
+    assert view.units_by_status["available_at_station"] == 1
+    assert view.last_event_time == NOW - timedelta(seconds=10)
+    assert view.freshness_seconds == 10.0
 
 
 def test_empty_capability_has_no_strain_or_freshness() -> None:
     view = capability([], NOW)
-    assert view["units"] == 0 and view["strain"] is None and view["freshness_seconds"] is None
+    assert view.units == 0 and view.strain is None and view.freshness_seconds is None
 
 
 def incident(

@@ -3,17 +3,19 @@
 import json
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
 from pelastus_hub.families.incident import IncidentState
 from pelastus_hub.picture.kpi import (
     KpiBook,
+    RiskGroup,
     Windows,
     nearest_rank,
+    read_result,
     response_seconds,
     result,
-    result_key,
 )
 from tests.unit.helpers import SCHEMAS
 
@@ -87,34 +89,36 @@ def test_result_counts_urgent_incidents_and_shares_against_targets() -> None:
         incident("i7", response=100, risk=None),  # unknown class
         incident("i8", response=50, urgency="C"),  # not urgent
     ]
-    document = result("pirkanmaa", hour, incidents, TARGETS, False, T0, 600)
-    assert document["urgent_incidents"] == 7
-    assert document["responded"] == 6
-    assert document["median_seconds"] == 400  # of 100, 300, 400, 600, 1500, 2000
-    assert document["p90_seconds"] == 2000
-    assert document["target_met_share"] == 0.5  # 2 of the 4 measured in classes I-III
-    by_risk = document["by_risk_class"]
-    assert by_risk["I"] == {
-        "incidents": 2,
-        "responded": 2,
-        "median_seconds": 300,
-        "p90_seconds": 400,
-        "target_seconds": 360,
-        "met": 1,
-        "met_share": 0.5,
-    }
-    assert by_risk["II"]["incidents"] == 2 and by_risk["II"]["met"] == 1
-    assert (by_risk["IV"]["target_seconds"], by_risk["IV"]["met"]) == (None, None)
-    assert by_risk["unknown"]["median_seconds"] == 100
+    kpis = result("pirkanmaa", hour, incidents, TARGETS, False, T0, 600)
+    assert kpis.urgent_incidents == 7
+    assert kpis.responded == 6
+    assert kpis.median_seconds == 400  # of 100, 300, 400, 600, 1500, 2000
+    assert kpis.p90_seconds == 2000
+    assert kpis.target_met_share == 0.5  # 2 of the 4 measured in classes I-III
+    by_risk = kpis.by_risk_class
+    assert by_risk["I"] == RiskGroup(
+        incidents=2,
+        responded=2,
+        median_seconds=300,
+        p90_seconds=400,
+        target_seconds=360,
+        met=1,
+        met_share=0.5,
+    )
+    assert by_risk["II"].incidents == 2 and by_risk["II"].met == 1
+    assert (by_risk["IV"].target_seconds, by_risk["IV"].met) == (None, None)
+    assert by_risk["unknown"].median_seconds == 100
+    # As published: valid per the schema, and read back the same.
+    published = orjson.dumps(kpis)
     schema = json.loads((SCHEMAS / "kpi" / "v1.json").read_text())
-    Draft202012Validator(schema, format_checker=FormatChecker()).validate(document)
+    Draft202012Validator(schema, format_checker=FormatChecker()).validate(orjson.loads(published))
+    assert read_result(published) == kpis
 
 
 def test_an_empty_window_has_no_figures() -> None:
     hour, _ = HELSINKI.of(T0)
-    document = result("lappi", hour, [], TARGETS, True, T0, 600)
-    assert (document["urgent_incidents"], document["median_seconds"]) == (0, None)
-    assert document["target_met_share"] is None
+    kpis = result("lappi", hour, [], TARGETS, True, T0, 600)
+    assert (kpis.urgent_incidents, kpis.median_seconds, kpis.target_met_share) == (0, None, None)
 
 
 def test_windows_close_on_stream_time_plus_grace_once_and_late_events_are_known() -> None:
@@ -129,10 +133,10 @@ def test_windows_close_on_stream_time_plus_grace_once_and_late_events_are_known(
     assert book.due([first, almost], ["pirkanmaa"], T0) == []
     later = incident("i3", alarm=eight + timedelta(minutes=5), last=eight + timedelta(minutes=10))
     (closed,) = book.due([first, almost, later], ["pirkanmaa"], T0)
-    assert closed["final"] is True
-    assert closed["window"]["start"] == "2026-11-28T07:00:00+00:00"
-    assert closed["urgent_incidents"] == 2
-    assert result_key(closed) == "pirkanmaa/hour/2026-11-28T07:00:00+00:00"
+    assert closed.final is True
+    assert closed.window.start.isoformat() == "2026-11-28T07:00:00+00:00"
+    assert closed.urgent_incidents == 2
+    assert closed.key == "pirkanmaa/hour/2026-11-28T07:00:00+00:00"
     assert book.due([first, almost, later], ["pirkanmaa"], T0) == []  # published once
     assert book.is_late("pirkanmaa", T0 + timedelta(minutes=5))
     assert not book.is_late("pirkanmaa", T0 + timedelta(hours=1))

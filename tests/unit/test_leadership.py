@@ -17,7 +17,7 @@ def kafka() -> FakeKafka:
 async def test_the_lead_is_taken_up_with_a_shared_transactional_id_and_given_up(
     kafka: FakeKafka,
 ) -> None:
-    lead = Leadership({}, "hub-snapshots", clients=kafka)
+    lead = Leadership(kafka, "hub-snapshots")
     assert await lead.settle() is False and not lead.leading  # not assigned yet
     lead.assigned = True
     assert await lead.settle() is True and lead.leading
@@ -30,13 +30,8 @@ async def test_the_lead_is_taken_up_with_a_shared_transactional_id_and_given_up(
     assert not lead.leading and kafka.log == ["start", "commit", "stop"]
 
 
-def test_the_producer_connects_with_the_options_given() -> None:
-    lead = Leadership({"bootstrap_servers": "x"}, "hub-snapshots")
-    assert lead.clients.options == {"bootstrap_servers": "x"}
-
-
 async def test_a_fenced_leader_stays_down_until_assigned_anew(kafka: FakeKafka) -> None:
-    lead = Leadership({}, "hub-snapshots", clients=kafka)
+    lead = Leadership(kafka, "hub-snapshots")
     lead.assigned = True
     await lead.settle()
     kafka.refuse_every = ProducerFenced()
@@ -46,7 +41,7 @@ async def test_a_fenced_leader_stays_down_until_assigned_anew(kafka: FakeKafka) 
 
 
 async def test_another_error_steps_down_and_the_next_tick_tries_again(kafka: FakeKafka) -> None:
-    lead = Leadership({}, "hub-snapshots", clients=kafka)
+    lead = Leadership(kafka, "hub-snapshots")
     lead.assigned = True
     await lead.settle()
     kafka.refuse_every = KafkaTimeoutError()

@@ -8,7 +8,7 @@ snapshot and the topic plan beside the hub's own families, it is carried like th
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,6 +21,7 @@ from pelastus_hub.contract.registry import Registry
 from pelastus_hub.contract.validator import Validator
 from pelastus_hub.families import FAMILIES
 from pelastus_hub.families.base import Family, Holdings, PicturePart
+from pelastus_hub.picture.snapshot import encode, snapshot
 from pelastus_hub.pipeline.batch import input_routes, process_batch
 from pelastus_hub.pipeline.outputs import batch_outputs
 from pelastus_hub.runtime.topic_admin import hub_topics
@@ -78,12 +79,17 @@ class VehiclePosition(Observed):
         )  # fmt: skip
 
 
-def _department(held: Holdings, now: datetime) -> dict[str, Any]:
-    return {"vehicles": len(held.get(NAME, ()))}
+@dataclass(slots=True)
+class Vehicles:
+    vehicles: int
 
 
-def _national(parts: Mapping[str, dict[str, Any]], stale: Sequence[str]) -> dict[str, Any]:
-    return {"vehicles": sum(part["vehicles"] for part in parts.values())}
+def _department(held: Holdings, now: datetime) -> Vehicles:
+    return Vehicles(len(held.get(NAME, ())))
+
+
+def _national(parts: Mapping[str, Vehicles], stale: Sequence[str]) -> Vehicles:
+    return Vehicles(sum(part.vehicles for part in parts.values()))
 
 
 VEHICLE_POSITION = Family(
@@ -162,18 +168,19 @@ def test_the_new_family_has_its_part_of_the_picture_and_its_topics() -> None:
             position(f"p-{n}", 3, vehicle=vehicle), "pirkanmaa", VEHICLE_POSITION, NOW
         )
         assert store.apply("pirkanmaa", event) is Outcome.ACCEPTED
-    from pelastus_hub.picture.snapshot import snapshot
-
-    document = snapshot(
+    built = snapshot(
         {NAME: store.states.values()}, WITH_VEHICLES.values(), ["pirkanmaa", "lappi"], 1, NOW, 900
     )
-    pirkanmaa = document["departments"]["pirkanmaa"]
-    assert pirkanmaa["vehicles"] == {"vehicles": 2}
-    assert pirkanmaa["freshness"][NAME]["freshness_seconds"] == 180.0
-    assert not pirkanmaa["stale"] and document["departments"]["lappi"]["stale"]
-    assert document["national"]["vehicles"] == {"vehicles": 2}
+    pirkanmaa, lappi = (built.actual.departments[code] for code in ("pirkanmaa", "lappi"))
+    assert pirkanmaa.parts[NAME] == Vehicles(2)
+    assert pirkanmaa.freshness[NAME].freshness_seconds == 180.0
+    assert not pirkanmaa.stale and lappi.stale
+    assert built.actual.national.parts[NAME] == Vehicles(2)
+    published = orjson.loads(encode(built))
+    assert published["departments"]["pirkanmaa"]["vehicles"] == {"vehicles": 2}
+    assert published["national"]["freshness"][NAME]["freshness_seconds"] == 180.0
     # The hub's own families' parts are untouched by the new one.
     without = snapshot_of([], [], [], ["pirkanmaa", "lappi"], 1, NOW, 900)
-    assert without["national"]["units"] == document["national"]["units"] == 0
+    assert without["national"]["units"] == published["national"]["units"] == 0
     names = {t.name for t in hub_topics(["pirkanmaa"], list(WITH_VEHICLES), 3, 1, 1 << 20)}
     assert {"dept.pirkanmaa.vehicle-position", "hub.state.vehicle-position"} <= names

@@ -1,4 +1,4 @@
-"""Schema evolution rules (hub/schema_compat.py): what breaks a major version, what does not."""
+"""Schema evolution rules (hub/tools/schema_compat/): what breaks a major version, what does not."""
 
 import copy
 import json

@@ -87,8 +87,8 @@ async def test_overlapping_snapshots_get_distinct_growing_numbers() -> None:
     leadership = Leadership()
     hub = await publishing(leadership)
     first, second = await asyncio.gather(hub.snapshots.publish(), hub.snapshots.publish())
-    assert (first["sequence"], second["sequence"]) == (1, 2)  # type: ignore[index]
-    assert hub.snapshots.latest is not None and hub.snapshots.latest["sequence"] == 2
+    assert (first.sequence, second.sequence) == (1, 2)  # type: ignore[union-attr]
+    assert hub.snapshots.latest is not None and hub.snapshots.latest.sequence == 2
     assert [json.loads(value)["sequence"] for value in leadership.sent] == [1, 2]
 
 
@@ -97,7 +97,7 @@ async def test_only_the_leader_publishes_and_a_fenced_one_stops() -> None:
     assert await follower.snapshots.publish() is None
     leadership = Leadership(fenced_at=1)
     hub = await publishing(leadership)
-    assert (await hub.snapshots.publish())["sequence"] == 1  # type: ignore[index]
+    assert (await hub.snapshots.publish()).sequence == 1  # type: ignore[union-attr]
     assert await hub.snapshots.publish() is None  # fenced: another worker leads now
     assert await hub.snapshots.publish() is None
     assert hub.snapshots.sequence == 1 and len(leadership.sent) == 1

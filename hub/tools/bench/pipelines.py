@@ -13,6 +13,7 @@ import faust
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pydantic import ValidationError
 
+from pelastus_hub.clients import KafkaClients
 from pelastus_hub.contract.envelope import UnitStatusEvent
 from pelastus_hub.contract.registry import Registry
 from pelastus_hub.families import FAMILIES
@@ -182,7 +183,9 @@ async def produce(
 
 
 async def throughput(settings: HubSettings, registry: Registry, count: int) -> dict[str, float]:
-    await topic_admin.create_hub_topics(settings, registry.codes, FAMILIES)
+    await topic_admin.create_hub_topics(
+        settings, registry.codes, FAMILIES, KafkaClients.from_settings(settings)
+    )
     start = datetime.now(UTC) - timedelta(hours=2)
     messages = list(
         itertools.islice(unit_statuses(generate(registry, SEED, start, 1000.0, **SHARES)), count)

@@ -11,7 +11,14 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pelastus_hub.contract.files import schemas_dir
+PACKAGE = Path(__file__).resolve().parent
+
+
+def packaged_schemas() -> Path:
+    """The contract (schemas/): package data in an installed wheel; in a checkout (an
+    editable install maps no data folder) the repository's own, beside the source."""
+    installed = PACKAGE / "schemas"
+    return installed if installed.is_dir() else PACKAGE.parent / "schemas"
 
 
 class HubSettings(BaseSettings):
@@ -87,7 +94,7 @@ class HubSettings(BaseSettings):
     web_host: str = Field("127.0.0.1", description="Address of the HTTP API and /metrics.")
     web_port: int = Field(6066, ge=0, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    schemas_dir: Path = Field(default_factory=schemas_dir)
+    schemas_dir: Path = Field(default_factory=packaged_schemas)
 
     @property
     def instance(self) -> str:

@@ -9,8 +9,8 @@ from pelastus_hub.contract.envelope import UnitStatusEvent
 from pelastus_hub.contract.records import ValidEvent
 from pelastus_hub.contract.unit_status import UNIT_STATUSES, UnitStatusV1
 from pelastus_hub.families.base import Family, Holdings, PicturePart
-from pelastus_hub.picture.freshness import Freshness, freshness
 from pelastus_hub.state.codec import StateCodec
+from pelastus_hub.state.freshness import Freshness, freshness
 from pelastus_hub.state.store import Identity, LatestStore, Observed, entity_key
 
 NAME = "unit-status"

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from pelastus_hub.families.base import Family, Holdings
-from pelastus_hub.picture.freshness import Freshness, freshness, newest
+from pelastus_hub.state.freshness import Freshness, freshness, newest
 
 SNAPSHOT_SCHEMA = "fi.pelastus.capability.v2"
 MODES = ("actual", "exercise", "test")

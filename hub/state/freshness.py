@@ -1,4 +1,4 @@
-"""How fresh data is: the newest event time and its age, as the snapshot shows them."""
+"""How fresh a family's states are: the newest event time and its age, as the snapshot shows them."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass

@@ -168,7 +168,7 @@ def _simulate(settings: HubSettings, args: argparse.Namespace) -> int:
     import signal
 
     from pelastus_hub.contract.registry import Registry
-    from pelastus_hub.tools.simulate import run
+    from pelastus_hub.tools.simulator import run
 
     registry = Registry.load(settings.schemas_dir)
 

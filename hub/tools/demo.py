@@ -25,7 +25,7 @@ from pelastus_hub.tools.worker_metrics import read_samples, totals
 from pelastus_hub.tools.worker_process import WorkerProcess, stop_child
 
 # Both children end within seconds of SIGTERM; the simulator waits at most 15 s for the
-# broker to take its last messages (pelastus_hub.tools.simulate.STOP_FLUSH_SECONDS).
+# broker to take its last messages (pelastus_hub.tools.simulator.sending.STOP_FLUSH_SECONDS).
 STOP_TIMEOUT_SECONDS = 30.0
 LOG_DIR = RUN_DIR
 

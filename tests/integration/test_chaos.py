@@ -23,7 +23,7 @@ import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from pelastus_hub.tools.simulate import generate, ground_truth, message_data
+from pelastus_hub.tools.simulator import generate, ground_truth, message_data
 from tests.integration.hub_process import WorkerProcess
 from tests.integration.test_oracle import (
     GRACE,

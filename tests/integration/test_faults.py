@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pelastus_hub.contract.reasons import Reason
-from pelastus_hub.tools.simulate import generate, ground_truth
+from pelastus_hub.tools.simulator import generate, ground_truth
 from tests.integration.hub_process import WorkerProcess
 from tests.integration.test_several_workers import REGISTRY, as_published, expected_picture
 from tests.integration.test_worker import cloud_event, data, encode, produce, read_all

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from pelastus_hub.tools.localkafka import LocalKafka
-from pelastus_hub.tools.simulate import generate, ground_truth, message_data
+from pelastus_hub.tools.simulator import generate, ground_truth, message_data
 from tests.integration.hub_process import WorkerProcess
 from tests.integration.test_several_workers import (
     REGISTRY,

@@ -21,7 +21,7 @@ from pelastus_hub.contract.topics import input_topic
 from pelastus_hub.families import FAMILIES
 from pelastus_hub.runtime.topic_admin import ensure_topics
 from pelastus_hub.settings import HubSettings
-from pelastus_hub.tools import simulate
+from pelastus_hub.tools import simulator
 
 pytestmark = pytest.mark.integration
 
@@ -88,7 +88,7 @@ async def test_the_simulator_rides_out_a_broker_outage(kafka, registry, tmp_path
             paused.set()
 
     truth = tmp_path / "truth.json"
-    run = simulate.run(
+    run = simulator.run(
         settings,
         registry,
         seed=5,

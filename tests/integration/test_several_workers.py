@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from pelastus_hub.contract.registry import Registry
-from pelastus_hub.tools.simulate import generate, ground_truth
+from pelastus_hub.tools.simulator import generate, ground_truth
 from tests.integration.hub_process import WorkerProcess
 from tests.integration.test_worker import produce, read_all
 

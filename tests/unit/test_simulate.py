@@ -27,9 +27,16 @@ from pelastus_hub.families import FAMILIES
 from pelastus_hub.pipeline.batch import input_routes
 from pelastus_hub.settings import HubSettings
 from pelastus_hub.state.store import Outcome
-from pelastus_hub.tools import simulate
-from pelastus_hub.tools.simulate import Message, final_states, generate, message_data
-from pelastus_hub.tools.simulated_world import area_letters
+from pelastus_hub.tools.simulator import (
+    Message,
+    final_states,
+    generate,
+    invalid,
+    message_data,
+    sending,
+    traffic,
+)
+from pelastus_hub.tools.simulator.world import area_letters
 from tests.unit.fakes import FakeKafka, Sent
 from tests.unit.helpers import SCHEMAS, Record, new_store
 
@@ -108,7 +115,7 @@ def test_call_signs_and_stations_look_finnish() -> None:
 
 def test_fleets_have_unique_call_signs_and_plausible_sizes() -> None:
     for seed in range(5):
-        simulation = simulate._Simulation(REGISTRY, seed, RATE, (0.0, 0.0, 0.0, 0.0))
+        simulation = traffic._Simulation(REGISTRY, seed, RATE, (0.0, 0.0, 0.0, 0.0))
         for department in simulation.departments:
             unit_ids = [unit.unit_id for unit in department.units]
             assert len(set(unit_ids)) == len(unit_ids)
@@ -169,7 +176,7 @@ def test_shares_are_roughly_honoured(mixed: list[Message]) -> None:
     families = Counter(m.family for m in valid)
     assert families["unit-status"] > families["incident"] > families["readiness"] > 100
     reasons = Counter(m.kind for m in mixed if m.kind.startswith("invalid:"))
-    assert set(reasons) == {f"invalid:{reason}" for reason in simulate.BAD_KINDS}
+    assert set(reasons) == {f"invalid:{reason}" for reason in invalid.BAD_KINDS}
 
 
 def test_no_shares_means_only_valid_messages() -> None:
@@ -180,7 +187,7 @@ def test_duplicates_resend_an_earlier_valid_message_of_any_family(mixed: list[Me
     sent: list[Message] = []
     for message in mixed:
         if message.kind == "duplicate":
-            assert replace(message, kind="valid") in sent[-simulate.DEDUP_WINDOW :]
+            assert replace(message, kind="valid") in sent[-traffic.DEDUP_WINDOW :]
         elif message.kind == "valid":
             sent.append(message)
     families = Counter(m.family for m in mixed if m.kind == "duplicate")
@@ -346,7 +353,7 @@ def run(
     lines: list[str],
     **options: Any,
 ):
-    return simulate.run(
+    return sending.run(
         HubSettings(),
         REGISTRY,
         seed=3,
@@ -446,7 +453,7 @@ async def test_messages_failing_for_good_are_counted_and_left_out_of_the_truth(
     kafka.refuse = {send: KafkaTimeoutError() for send in (10, 11, 12)}
     kafka.fail = {50: TopicAuthorizationFailedError(input_topic("pirkanmaa", "incident"))}
     truths: list[list[Message]] = []
-    monkeypatch.setattr(simulate, "ground_truth", lambda messages: truths.append(messages) or {})
+    monkeypatch.setattr(sending, "ground_truth", lambda messages: truths.append(messages) or {})
     lines: list[str] = []
     truth = tmp_path / "truth.json"
     counts = await run(kafka, 1e6, None, 100, lines, send_retries=2, retry_backoff=0, truth=truth)
@@ -487,7 +494,7 @@ async def test_a_stop_while_resending_counts_the_message_as_not_sent(
             resending.set()
 
     task = asyncio.create_task(
-        simulate.run(
+        sending.run(
             HubSettings(),
             REGISTRY,
             seed=3,
@@ -512,7 +519,7 @@ async def test_a_stop_while_resending_counts_the_message_as_not_sent(
 async def test_a_stop_waits_for_the_brokers_only_so_long(
     kafka: FakeKafka, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(simulate, "STOP_FLUSH_SECONDS", 0.01)
+    monkeypatch.setattr(sending, "STOP_FLUSH_SECONDS", 0.01)
     kafka.hold = {30}
     lines: list[str] = []
     task = asyncio.create_task(run(kafka, 1e6, None, None, lines))
@@ -569,7 +576,7 @@ def test_incidents_live_in_order_in_their_departments_municipalities() -> None:
 
 
 def test_every_station_reports_its_readiness() -> None:
-    simulation = simulate._Simulation(REGISTRY, 1, RATE, (0.0, 0.0, 0.0, 0.0))
+    simulation = traffic._Simulation(REGISTRY, 1, RATE, (0.0, 0.0, 0.0, 0.0))
     stations = {
         f"{s.department.code}/{s.station_id}" for d in simulation.departments for s in d.stations
     }

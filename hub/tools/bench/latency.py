@@ -18,7 +18,7 @@ from pelastus_hub.settings import HubSettings
 from pelastus_hub.tools import RUN_DIR
 from pelastus_hub.tools.bench.pipelines import SEED, say, unit_statuses
 from pelastus_hub.tools.ports import free_ports
-from pelastus_hub.tools.simulate import generate, message_data
+from pelastus_hub.tools.simulator import generate, message_data
 from pelastus_hub.tools.worker_metrics import read_samples, totals
 from pelastus_hub.tools.worker_process import WorkerProcess
 

@@ -20,7 +20,7 @@ from pelastus_hub.families import FAMILIES
 from pelastus_hub.runtime import topic_admin
 from pelastus_hub.runtime.app import FAUST_DATADIR, create_app
 from pelastus_hub.settings import HubSettings
-from pelastus_hub.tools.simulate import Message, generate
+from pelastus_hub.tools.simulator import Message, generate
 
 SEED = 2026
 # The load: mostly valid traffic, with the bad input a real exchange sees.

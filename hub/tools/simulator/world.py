@@ -118,6 +118,22 @@ class Unit:
     # (observed_at, data) of the last two valid statuses: out-of-order messages replay the older.
     sent: deque[tuple[datetime, dict[str, Any]]] = field(default_factory=lambda: deque(maxlen=2))
 
+    def unit_status(self, observed_at: str) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "department": self.department.code,
+            "unit_id": self.unit_id,
+            "unit_type": self.unit_type,
+            "status": self.status,
+            "station_id": self.station_id,
+            "crew": 0 if self.status == "out_of_service" else self.crew,
+            "capabilities": self.capabilities,
+            "position": {"lat": self.position[0], "lon": self.position[1]},
+            "observed_at": observed_at,
+        }
+        if self.incident is not None:
+            data["incident_id"] = self.incident.incident_id
+        return data
+
 
 def area_letters(code: str) -> str:
     # pirkanmaa -> PI, etela-savo -> ES: unconfirmed as the departments' real prefixes.

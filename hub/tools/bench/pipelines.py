@@ -144,10 +144,13 @@ async def hub_worker(settings: HubSettings, count: int) -> Clock:
     app, worker = create_app(settings)
     handle_batch = worker.handle_batch
 
-    async def timed(batches: Any) -> Any:  # instrumentation only: the worker's own code runs
+    async def timed(batches: Any, fetched_in: int | None = None) -> Any:
+        # Instrumentation only: the worker's own code runs. A batch dropped for a
+        # rebalance (None) is read again and counted then.
         clock.received()
-        result = await handle_batch(batches)
-        clock.processed(result.consumed)
+        result = await handle_batch(batches, fetched_in)
+        if result is not None:
+            clock.processed(result.consumed)
         return result
 
     worker.handle_batch = timed  # type: ignore[method-assign]

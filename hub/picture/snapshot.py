@@ -10,7 +10,7 @@ does, in one pass of orjson.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -50,7 +50,7 @@ class Snapshot:
     stale_after_seconds: float
     pictures: dict[str, Picture]  # by mode
     # Family name -> where its part sits in a view; None: among the view's own fields.
-    layout: dict[str, str | None] = field(default_factory=dict)
+    layout: dict[str, str | None]
 
     @property
     def actual(self) -> Picture:

@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	@command -v mvn >/dev/null || { echo "mvn not found: install Maven (Debian: maven)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,lint]'
+	$(BIN)/pip install --quiet -e '.[test,lint,operator]'
 	touch $(STAMP)
 
 run: $(STAMP) ## the demo: local Kafka, the hub worker and simulated departments (Ctrl-C stops; ARGS="--duration 60")

@@ -1,4 +1,5 @@
-"""pelastus-hub command line: worker, simulate, run, bench, validate, schemas, kafka."""
+"""pelastus-hub command line: worker, simulate, run, bench, validate, schemas, kafka,
+provision."""
 
 import argparse
 import asyncio
@@ -23,6 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     _simulation_options(simulate)
     simulate.add_argument(
         "--truth", type=Path, help="write the ground truth of what was sent to this JSON file"
+    )
+    simulate.add_argument(
+        "--credentials-dir",
+        type=Path,
+        help="each department sends as its own user (its code), with the password in "
+        "<code>.password here (as `pelastus-hub provision` writes them)",
     )
 
     run = commands.add_parser(
@@ -83,10 +90,32 @@ def main(argv: list[str] | None = None) -> int:
     kafka = commands.add_parser("kafka", help="the local Apache Kafka broker for development")
     kafka.add_argument("action", choices=["start", "stop", "status"])
     kafka.add_argument(
+        "--secure",
+        action="store_true",
+        help="with start: TLS, SCRAM-SHA-512 logins and ACLs; an admin user provisions it",
+    )
+    kafka.add_argument(
         "--keep-data",
         action="store_true",
         help="with stop: keep the data folder and ports; the next start restarts the broker "
         "on them (a broker outage)",
+    )
+
+    provision = commands.add_parser(
+        "provision",
+        help="create the registry's topics, SCRAM users and ACLs on the broker (idempotent)",
+        description="Connects as the broker's admin (PELASTUS_HUB_* connection settings, "
+        "password from PELASTUS_HUB_SASL_PASSWORD_FILE) and creates what is missing.",
+    )
+    provision.add_argument(
+        "--dry-run", action="store_true", help="print the plan as a table, change nothing"
+    )
+    provision.add_argument(
+        "--secrets-dir",
+        type=Path,
+        default=Path(".run/secrets"),
+        help="a <user>.password file per user: read if there, else made for a new user "
+        "(default: .run/secrets)",
     )
 
     args = parser.parse_args(argv)
@@ -118,12 +147,21 @@ def main(argv: list[str] | None = None) -> int:
         from pelastus_hub.tools.bench import run_bench
 
         return run_bench(args)
+    if args.command == "provision":
+        try:
+            from pelastus_hub.tools.provision import run_provision
+        except ImportError as error:
+            print(f"error: {error}: pip install 'pelastus-hub[operator]'", file=sys.stderr)
+            return 1
+        return run_provision(args.dry_run, args.secrets_dir)
     if args.keep_data and args.action != "stop":
         parser.error("--keep-data goes with 'kafka stop'")
+    if args.secure and args.action != "start":
+        parser.error("--secure goes with 'kafka start'")
     from pelastus_hub.tools import RUN_DIR
     from pelastus_hub.tools.localkafka import run_cli
 
-    return run_cli(args.action, RUN_DIR / "kafka.json", args.keep_data)
+    return run_cli(args.action, RUN_DIR / "kafka.json", args.keep_data, args.secure)
 
 
 def _simulation_options(parser: argparse.ArgumentParser, default_rate: float = 100.0) -> None:
@@ -201,6 +239,7 @@ def _simulate(settings: HubSettings, args: argparse.Namespace) -> int:
             truth=args.truth,
             send_retries=args.send_retries,
             retry_backoff=args.retry_backoff,
+            credentials_dir=args.credentials_dir,
         )
 
     # Cancelled is how a signal stops it; Ctrl-C before the loop runs is a KeyboardInterrupt.

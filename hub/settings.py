@@ -4,12 +4,14 @@ Every field can be set from the environment as PELASTUS_HUB_<FIELD> (upper case)
 e.g. PELASTUS_HUB_BOOTSTRAP_SERVERS=127.0.0.1:9092; the README lists them all.
 """
 
+import os
 import socket
+import ssl
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 PACKAGE = Path(__file__).resolve().parent
 
@@ -21,17 +23,82 @@ def packaged_schemas() -> Path:
     return installed if installed.is_dir() else PACKAGE.parent / "schemas"
 
 
+ENV_PREFIX = "PELASTUS_HUB_"
+# Each may instead be read from a file: PELASTUS_HUB_<NAME>_FILE, as orchestrators mount
+# secrets, so that a secret need appear in no command line, environment listing or log.
+SECRET_FIELDS = ("sasl_password", "api_token", "metrics_token", "health_token")
+
+
+class SecretFiles(PydanticBaseSettingsSource):
+    """The secrets given as PELASTUS_HUB_<NAME>_FILE: the file's text, one final newline cut."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        raise NotImplementedError  # __call__ reads every secret at once
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name in SECRET_FIELDS:
+            variable = f"{ENV_PREFIX}{name.upper()}"
+            path = os.environ.get(f"{variable}_FILE")
+            if not path:
+                continue
+            if os.environ.get(variable):
+                raise ValueError(f"set {variable} or {variable}_FILE, not both")
+            try:
+                text = Path(path).read_text()
+            except OSError as error:
+                raise ValueError(f"{variable}_FILE: cannot read {path}: {error.strerror}") from None
+            values[name] = text.removesuffix("\n")
+        return values
+
+
 class HubSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PELASTUS_HUB_", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, SecretFiles(settings_cls)
 
     bootstrap_servers: str = Field(
         "127.0.0.1:9092", description="Kafka bootstrap servers, comma separated."
     )
-    # TLS is not wired yet: it needs an SSL context in kafka_options() and in the Faust app.
-    security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT"] = "PLAINTEXT"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = Field(
+        None,
+        description="CA certificate(s) the broker's is checked against (PEM); "
+        "default: the system's.",
+    )
+    ssl_certfile: Path | None = Field(
+        None, description="This client's certificate (PEM), where the broker asks for one."
+    )
+    ssl_keyfile: Path | None = Field(None, description="The private key of ssl_certfile (PEM).")
+
+    @model_validator(mode="after")
+    def _connection_is_complete(self) -> "HubSettings":
+        sasl = self.security_protocol.startswith("SASL_")
+        if sasl and not (self.sasl_mechanism and self.sasl_username and self.sasl_password):
+            raise ValueError(
+                f"security_protocol {self.security_protocol} needs sasl_mechanism, "
+                "sasl_username and sasl_password (or PELASTUS_HUB_SASL_PASSWORD_FILE)"
+            )
+        if not sasl and self.sasl_mechanism:
+            raise ValueError(
+                f"sasl_mechanism is set but security_protocol is {self.security_protocol}: "
+                "use SASL_SSL (or SASL_PLAINTEXT)"
+            )
+        if bool(self.ssl_certfile) != bool(self.ssl_keyfile):
+            raise ValueError("give ssl_certfile and ssl_keyfile together")
+        return self
 
     group_id: str = Field("pelastus-hub", description="Consumer group the workers share.")
     snapshot_interval_seconds: float = Field(5.0, gt=0, description="Capability snapshot cadence.")
@@ -93,6 +160,10 @@ class HubSettings(BaseSettings):
     )
     web_host: str = Field("127.0.0.1", description="Address of the HTTP API and /metrics.")
     web_port: int = Field(6066, ge=0, le=65535)
+    # Bearer tokens of the HTTP routes, one per group; a group without one is open.
+    api_token: SecretStr | None = Field(None, description="Required by /api/v1/*.")
+    metrics_token: SecretStr | None = Field(None, description="Required by /metrics.")
+    health_token: SecretStr | None = Field(None, description="Required by /healthz and /readyz.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     schemas_dir: Path = Field(default_factory=packaged_schemas)
 
@@ -106,16 +177,30 @@ class HubSettings(BaseSettings):
         within max_message_bytes (pelastus_hub.pipeline.outputs), plus room for record and batch overhead."""
         return self.max_message_bytes + 64 * 1024
 
+    @property
+    def tls(self) -> bool:
+        return self.security_protocol in ("SSL", "SASL_SSL")
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context of a connection to the broker: None without TLS. It checks the
+        broker's certificate and host name."""
+        if not self.tls:
+            return None
+        context = ssl.create_default_context(cafile=self.ssl_cafile)
+        if self.ssl_certfile:
+            context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile)
+        return context
+
     def kafka_options(self) -> dict[str, object]:
         """Connection keyword arguments common to aiokafka clients."""
         options: dict[str, object] = {
             "bootstrap_servers": self.bootstrap_servers,
             "security_protocol": self.security_protocol,
         }
+        if self.tls:
+            options["ssl_context"] = self.ssl_context()
         if self.sasl_mechanism:
             options["sasl_mechanism"] = self.sasl_mechanism
             options["sasl_plain_username"] = self.sasl_username
-            options["sasl_plain_password"] = (
-                self.sasl_password.get_secret_value() if self.sasl_password else None
-            )
+            options["sasl_plain_password"] = self.sasl_password.get_secret_value()
         return options

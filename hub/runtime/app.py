@@ -31,10 +31,12 @@ def create_app(settings: HubSettings) -> tuple[faust.App, HubWorker]:
     if settings.sasl_mechanism:
         credentials = faust.SASLCredentials(
             username=settings.sasl_username,
-            password=settings.sasl_password.get_secret_value() if settings.sasl_password else None,
+            password=settings.sasl_password.get_secret_value(),
             mechanism=settings.sasl_mechanism,
-            ssl_context=None,
+            ssl_context=settings.ssl_context(),
         )
+    elif settings.tls:
+        credentials = faust.SSLCredentials(settings.ssl_context())
     app = faust.App(
         # Faust's own consumer group must differ from the worker's batch consumer group.
         f"{settings.group_id}-runtime",

@@ -16,18 +16,27 @@ from subprocess import DEVNULL, STDOUT
 import aiokafka
 from aiokafka.errors import KafkaError
 
+from pelastus_hub.settings import HubSettings
 from pelastus_hub.tools.localkafka.jars import LocalKafkaError, ensure_jars
-from pelastus_hub.tools.localkafka.storage import bootstrap_of, format_data_dir
+from pelastus_hub.tools.localkafka.storage import (
+    ADMIN,
+    ADMIN_PASSWORD_FILE,
+    CA_FILE,
+    SCRAM,
+    bootstrap_of,
+    format_data_dir,
+    is_secured,
+)
 
 
-async def answers_metadata(bootstrap_servers: str) -> bool:
+async def answers_metadata(settings: HubSettings) -> bool:
     """Whether a broker listens at this address and answers a metadata request."""
-    host, port = bootstrap_servers.rsplit(":", 1)
+    host, port = settings.bootstrap_servers.rsplit(":", 1)
     try:  # a plain connect first, as aiokafka logs an error for every refused bootstrap
         socket.create_connection((host, int(port)), timeout=1).close()
     except OSError:
         return False
-    client = aiokafka.AIOKafkaClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
+    client = aiokafka.AIOKafkaClient(**settings.kafka_options(), request_timeout_ms=5000)
     try:
         await client.bootstrap()
         return bool((await client.fetch_all_metadata()).brokers())
@@ -58,6 +67,9 @@ class LocalKafka:
     its data and its ports without reformatting, so bootstrap_servers is the same as before.
     start() also restarts on a folder kept by stop() with keep_data, and on data_dir, the
     folder of an earlier LocalKafka.
+
+    secure=True formats a secured broker (see storage): connection() gives the settings a
+    client connects with, as the admin or as a user provisioned on it.
     """
 
     def __init__(
@@ -68,13 +80,42 @@ class LocalKafka:
         progress: Callable[[str], None] = print,
         keep_data: bool = False,
         data_dir: Path | None = None,
+        secure: bool = False,
     ) -> None:
         default_cache = os.environ.get("PELASTUS_HUB_CACHE_DIR") or "~/.cache/pelastus-hub"
         self.cache_dir = cache_dir or Path(default_cache).expanduser()
         self.run_dir, self.heap, self.progress, self.keep_data = run_dir, heap, progress, keep_data
+        self.secure = secure or (data_dir is not None and is_secured(data_dir))
         self._process: subprocess.Popen[bytes] | None = None
         self.data_dir = data_dir  # the formatted folder once there is one, until stop() removes it
         self.bootstrap_servers: str | None = None  # set while the broker runs
+
+    @property
+    def ca_file(self) -> Path | None:
+        """The CA certificate a secured broker's clients check it with."""
+        return self.data_dir / CA_FILE if self.secure and self.data_dir else None
+
+    @property
+    def admin_password_file(self) -> Path | None:
+        return self.data_dir / ADMIN_PASSWORD_FILE if self.secure and self.data_dir else None
+
+    def connection(self, username: str = ADMIN, password: str | None = None) -> dict[str, object]:
+        """The HubSettings fields of a connection to this broker: on a secured one as
+        username (by default the admin, with its password), over TLS checked against its CA."""
+        fields: dict[str, object] = {
+            "bootstrap_servers": bootstrap_of(self.data_dir / "server.properties")
+        }
+        if self.secure:
+            if password is None and username == ADMIN:
+                password = self.admin_password_file.read_text()
+            fields |= {
+                "security_protocol": "SASL_SSL",
+                "sasl_mechanism": SCRAM,
+                "sasl_username": username,
+                "sasl_password": password,
+                "ssl_cafile": self.ca_file,
+            }
+        return fields
 
     @property
     def pid(self) -> int | None:
@@ -94,7 +135,7 @@ class LocalKafka:
         jvm_options = ["-Dlog4j2.level=WARN", "-cp", classpath]
         restart = self.data_dir is not None
         if not restart:
-            self.data_dir = format_data_dir(java, jvm_options, self.run_dir)
+            self.data_dir = format_data_dir(java, jvm_options, self.run_dir, self.secure)
         data = self.data_dir
         properties = data / "server.properties"
         bootstrap = bootstrap_of(properties)
@@ -112,7 +153,8 @@ class LocalKafka:
             if restart
             else f"starting at {bootstrap}"
         )
-        self.progress(f"kafka: broker pid {self._process.pid} {what}")
+        secured = " (secured: TLS, SCRAM, ACLs)" if self.secure else ""
+        self.progress(f"kafka: broker pid {self._process.pid} {what}{secured}")
         began = time.monotonic()
         try:
             asyncio.run(self._wait_ready(began + timeout, log))
@@ -123,7 +165,8 @@ class LocalKafka:
         return bootstrap
 
     async def _wait_ready(self, deadline: float, log: Path) -> None:
-        while not await answers_metadata(self.bootstrap_servers):
+        admin = HubSettings(**self.connection())
+        while not await answers_metadata(admin):
             code = self._process.poll()
             if code is not None or time.monotonic() > deadline:
                 with log.open(errors="replace") as f:

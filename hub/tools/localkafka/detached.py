@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from pelastus_hub.settings import HubSettings
 from pelastus_hub.tools.localkafka.broker import LocalKafka, answers_metadata, stop_group
 from pelastus_hub.tools.localkafka.jars import LocalKafkaError, kafka_version
 
@@ -40,7 +41,8 @@ def status_detached(state_file: Path) -> dict | None:
         return state
     if not _broker_alive(state):
         return None
-    return {**state, "responding": asyncio.run(answers_metadata(state["bootstrap_servers"]))}
+    admin = HubSettings(**LocalKafka(data_dir=Path(state["data_dir"])).connection())
+    return {**state, "responding": asyncio.run(answers_metadata(admin))}
 
 
 def start_detached(state_file: Path, timeout: float = 120.0, **options) -> dict:
@@ -98,10 +100,10 @@ def _print_kept(state: dict) -> None:
     )
 
 
-def run_cli(action: str, state_file: Path, keep_data: bool = False) -> int:
+def run_cli(action: str, state_file: Path, keep_data: bool = False, secure: bool = False) -> int:
     """`pelastus-hub kafka start|stop|status`: prints the outcome, returns the exit code.
 
-    keep_data goes with stop: see stop_detached.
+    keep_data goes with stop: see stop_detached; secure with start, a secured broker.
     """
     try:
         if action == "stop":
@@ -112,7 +114,7 @@ def run_cli(action: str, state_file: Path, keep_data: bool = False) -> int:
                 _print_kept(kept)
             return 0
         if action == "start":
-            state = {**start_detached(state_file), "responding": True}
+            state = {**start_detached(state_file, secure=secure), "responding": True}
         elif action == "status":
             state = status_detached(state_file)
         else:
@@ -127,9 +129,15 @@ def run_cli(action: str, state_file: Path, keep_data: bool = False) -> int:
         _print_kept(state)
         return 1
     health = "" if state["responding"] else ", but NOT answering metadata requests"
+    kafka = LocalKafka(data_dir=Path(state["data_dir"]))
+    secured = " (secured)" if kafka.secure else ""
     print(
-        f"kafka {state['kafka_version']} running at {state['bootstrap_servers']}{health}\n"
-        f"  pid {state['pid']}, data dir {state['data_dir']}, started {state['started_at']}\n"
-        f"  for the hub: export PELASTUS_HUB_BOOTSTRAP_SERVERS={state['bootstrap_servers']}"
+        f"kafka {state['kafka_version']} running at {state['bootstrap_servers']}{secured}{health}\n"
+        f"  pid {state['pid']}, data dir {state['data_dir']}, started {state['started_at']}"
     )
+    print("  to connect as its admin:" if kafka.secure else "  for the hub:")
+    for name, value in kafka.connection().items():
+        if name == "sasl_password":
+            name, value = "sasl_password_file", kafka.admin_password_file
+        print(f"    export PELASTUS_HUB_{name.upper()}={value}")
     return 0 if state["responding"] else 1

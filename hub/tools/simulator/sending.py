@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from pydantic import SecretStr
 
 from pelastus_hub.clients import KafkaClients
 from pelastus_hub.contract.registry import Registry
@@ -25,6 +26,13 @@ from pelastus_hub.tools.simulator.traffic import generate
 BURST_INTERVAL = 0.01  # seconds between sending bursts when keeping up
 MAX_BURST = 2000  # keeps progress lines and the duration check timely when behind
 STOP_FLUSH_SECONDS = 15.0  # the longest a stop waits for the brokers to take what is pending
+
+
+def department_clients(settings: HubSettings, code: str, credentials_dir: Path) -> KafkaClients:
+    """A department's connection: the settings' broker and TLS, the department's own user."""
+    password = (credentials_dir / f"{code}.password").read_text().removesuffix("\n")
+    login = {"sasl_username": code, "sasl_password": SecretStr(password)}
+    return KafkaClients.from_settings(settings.model_copy(update=login))
 
 
 def _by_kind(counts: Counter[str], group: bool = False) -> str:
@@ -55,14 +63,14 @@ class _Sender:
 
     def __init__(
         self,
-        producer: AIOKafkaProducer,
+        producer_of: Callable[[str], AIOKafkaProducer],
         retries: int,
         backoff: float,
         max_backoff: float,
         progress: Callable[[str], None],
         keep: bool,
     ) -> None:
-        self.producer, self.progress = producer, progress
+        self.producer_of, self.progress = producer_of, progress
         self.retries, self.backoff, self.max_backoff = retries, backoff, max_backoff
         self.numbers = itertools.count()
         self.in_flight: dict[asyncio.Future[Any], _Delivery] = {}
@@ -82,7 +90,7 @@ class _Sender:
         msg = delivery.message
         try:
             # aiokafka's compiled record builder takes headers as a list only.
-            future = await self.producer.send(
+            future = await self.producer_of(msg.topic).send(
                 msg.topic, msg.value, msg.key, headers=list(msg.headers)
             )
         # The producer could not take it: for request_timeout_ms it had no partitions for
@@ -187,6 +195,7 @@ async def run(
     max_retry_backoff: float = 10.0,
     producer_options: dict[str, Any] | None = None,
     clients: KafkaClients | None = None,
+    credentials_dir: Path | None = None,
 ) -> Counter[str]:
     """Produce simulated traffic at `rate` messages a second until `duration` seconds or
     `count` messages, whichever comes first (neither: until cancelled); counts by kind.
@@ -199,7 +208,9 @@ async def run(
     `max_retry_backoff`; no newer message is sent meanwhile.
     One that still fails is counted and reported, not fatal. `producer_options` are
     further AIOKafkaProducer arguments (e.g. request_timeout_ms); `clients` makes the
-    producer (by default of the settings' connection).
+    producer (by default of the settings' connection). With `credentials_dir`, each
+    department sends with a producer of its own, logged in as its own user (its code),
+    with the password in <credentials_dir>/<code>.password.
     """
     if send_retries < 0 or retry_backoff < 0 or max_retry_backoff < 0:
         raise ValueError("send retries and retry backoffs cannot be negative")
@@ -211,16 +222,33 @@ async def run(
     counts: Counter[str] = Counter()
     # As the departments' Publisher: acks and idempotence are not options.
     options = {"linger_ms": 5, **(producer_options or {}), "acks": "all"}
-    clients = clients or KafkaClients.from_settings(settings)
-    producer = clients.producer(**options, enable_idempotence=True)
+    if credentials_dir is None:
+        shared = (clients or KafkaClients.from_settings(settings)).producer(
+            **options, enable_idempotence=True
+        )
+        producers = dict.fromkeys(registry.codes, shared)
+    else:
+        producers = {
+            code: department_clients(settings, code, credentials_dir).producer(
+                **options, enable_idempotence=True
+            )
+            for code in sorted(registry.codes)
+        }
     sender = _Sender(
-        producer, send_retries, retry_backoff, max_retry_backoff, progress, truth is not None
+        lambda topic: producers[topic.split(".")[1]],
+        send_retries,
+        retry_backoff,
+        max_retry_backoff,
+        progress,
+        truth is not None,
     )
+    unique = list({id(p): p for p in producers.values()}.values())
     loop = asyncio.get_running_loop()
     began = loop.time()  # with the simulated clock: time spent connecting is caught up
     next_report, sent, finished = began + 1, 0, False
     try:
-        await producer.start()  # in the try, so that a failed start is closed too
+        for producer in unique:  # in the try, so that a failed start is closed too
+            await producer.start()
         while sent < total:
             now = loop.time()
             # Message i is due at began + i / rate: send all that are due in one burst.
@@ -249,7 +277,8 @@ async def run(
             # aiokafka resends a batch it has taken until the brokers acknowledge it, so
             # stopping during an outage would wait for the broker to come back.
             async with asyncio.timeout(STOP_FLUSH_SECONDS):
-                await producer.stop()  # flushes whatever is still pending
+                # Each flushes whatever is still pending.
+                await asyncio.gather(*(producer.stop() for producer in unique))
         except TimeoutError:
             progress(f"the brokers did not take the last messages in {STOP_FLUSH_SECONDS:g} s")
         sender.close()

@@ -1,0 +1,84 @@
+"""`pelastus-hub provision`: the broker's topics, SCRAM users and ACLs, from the registry.
+
+Idempotent: it creates what is missing and says what was already there; a second run
+changes nothing. Passwords are files in a folder of secrets (one per user), made when a
+user is first created; the operator hands each department its own, with the broker's CA.
+"""
+
+import sys
+import time
+from pathlib import Path
+
+from pelastus_hub.contract.registry import Registry
+from pelastus_hub.families import FAMILIES
+from pelastus_hub.runtime.topic_admin import hub_topics
+from pelastus_hub.settings import HubSettings
+from pelastus_hub.tools.provision.broker_admin import BrokerAdmin, ProvisionError
+from pelastus_hub.tools.provision.passwords import Passwords
+from pelastus_hub.tools.provision.plan import Step, Topic, plan, table, wanted
+
+__all__ = ["ProvisionError", "provision", "run_provision"]
+
+
+def wanted_topics(settings: HubSettings, departments: list[str]) -> list[Topic]:
+    return [
+        Topic(
+            t.name,
+            t.num_partitions,
+            t.replication_factor,
+            tuple(sorted((t.topic_configs or {}).items())),
+        )
+        for t in hub_topics(
+            departments,
+            sorted(FAMILIES),
+            settings.input_partitions,
+            settings.replication_factor,
+            settings.max_record_bytes,
+        )
+    ]
+
+
+def provision(
+    settings: HubSettings,
+    registry: Registry,
+    secrets_dir: Path,
+    dry_run: bool = False,
+    progress=print,
+) -> list[Step]:
+    """Bring the broker to the registry's plan (only print it with dry_run); returns its steps."""
+    departments = sorted(registry.codes)
+    admin = BrokerAdmin(settings)
+    current, foreign = admin.current()
+    goal = wanted(departments, wanted_topics(settings, departments), settings.group_id)
+    steps_plan = plan(goal, current, settings.sasl_username)
+    steps_plan.steps += [
+        Step("report", "acl", binding.principal, f"{binding}: not planned, left as is")
+        for binding in foreign
+    ]
+    progress(table(steps_plan.steps))
+    if dry_run:
+        progress(f"provision: dry run: {steps_plan.changes} to create, nothing changed")
+        return steps_plan.steps
+    if steps_plan.changes:
+        admin.apply(steps_plan, Passwords(secrets_dir, progress).password, progress)
+        admin.wait_applied(steps_plan)
+    else:
+        progress("provision: nothing to change")
+    return steps_plan.steps
+
+
+def run_provision(dry_run: bool, secrets_dir: Path) -> int:
+    settings = HubSettings()
+    began = time.monotonic()
+    try:
+        steps = provision(settings, Registry.load(settings.schemas_dir), secrets_dir, dry_run)
+    except ProvisionError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    counts = {a: sum(s.action == a for s in steps) for a in ("create", "keep", "report")}
+    created = "to create (dry run)" if dry_run else "created"
+    print(
+        f"provision: {counts['create']} {created}, {counts['keep']} already in place, "
+        f"{counts['report']} reported, in {time.monotonic() - began:.1f} s"
+    )
+    return 0

@@ -1,5 +1,14 @@
-"""Operators' HTTP endpoints on the Faust web server."""
+"""Operators' HTTP endpoints on the Faust web server.
 
+The routes fall in three groups, each with a bearer token of its own in the settings:
+api (/api/v1/...), metrics (/metrics) and health (/healthz, /readyz). A group whose
+token is set answers only requests with `Authorization: Bearer <token>`; one without
+a token is open.
+"""
+
+import functools
+import hmac
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -7,6 +16,7 @@ import faust
 import orjson
 from faust.web import Request, Response, View
 from prometheus_client import generate_latest
+from pydantic import SecretStr
 
 from pelastus_hub.contract.registry import Registry
 from pelastus_hub.picture.kpi import KINDS
@@ -16,10 +26,75 @@ from pelastus_hub.state.store import Outcome
 # Prometheus text format 0.0.4 (UTF-8 by definition); aiohttp refuses a charset parameter here.
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
 JSON_CONTENT_TYPE = "application/json"
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="pelastus-hub"'}
+
+Handler = Callable[..., Awaitable[Response]]
+# app.page for one path: registers the handler as that route.
+Page = Callable[[str], Callable[[Handler], Any]]
+
+
+def route_group(path: str) -> str:
+    """The group of a route, and so the setting holding its token: `<group>_token`."""
+    if path.startswith("/api/v1/"):
+        return "api"
+    if path == "/metrics":
+        return "metrics"
+    if path in ("/healthz", "/readyz"):
+        return "health"
+    raise ValueError(f"{path} is in no route group")
+
+
+def authorized(header: str | None, token: SecretStr | None) -> bool:
+    """Whether a request with this Authorization header value may use a group that
+    requires `token`. Every request may when the group has no token."""
+    if token is None:
+        return True
+    if header is None:
+        return False
+    scheme, _, supplied = header.strip().partition(" ")
+    if scheme.lower() != "bearer":  # the scheme is case-insensitive (RFC 9110)
+        return False
+    given, expected = _utf8(supplied.strip()), _utf8(token.get_secret_value())
+    # An empty token matches nothing. Otherwise constant time in the token's contents
+    # (only its length can be told).
+    return bool(given and expected) and hmac.compare_digest(given, expected)
+
+
+def _utf8(text: str) -> bytes:
+    # Header and environment text that is no UTF-8 holds surrogates for its bytes: they
+    # encode too, rather than failing the request.
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _pages(app: faust.App, worker: HubWorker) -> Page:
+    """app.page for the hub's routes: each route asks for the token of its group before
+    its handler runs."""
+
+    def page(path: str) -> Callable[[Handler], Any]:
+        group = route_group(path)
+        token: SecretStr | None = getattr(worker.settings, f"{group}_token")
+
+        def register(handler: Handler) -> Any:
+            if token is None:
+                return app.page(path)(handler)
+
+            @functools.wraps(handler)
+            async def guarded(web: View, request: Request, **match: Any) -> Response:
+                if not authorized(request.headers.get("Authorization"), token):
+                    return _unauthorized(web, group)
+                return await handler(web, request, **match)
+
+            return app.page(path)(guarded)
+
+        return register
+
+    return page
 
 
 def add_routes(app: faust.App, worker: HubWorker, registry: Registry) -> None:
-    @app.page("/healthz")
+    page = _pages(app, worker)
+
+    @page("/healthz")
     async def healthz(web: View, request: Request) -> Response:
         # Down only when the worker cannot recover: the process is about to exit, and
         # an orchestrator should restart it. A broker outage is no reason to restart.
@@ -29,7 +104,7 @@ def add_routes(app: faust.App, worker: HubWorker, registry: Registry) -> None:
             )
         return web.json({"status": "ok"})
 
-    @app.page("/readyz")
+    @page("/readyz")
     async def readyz(web: View, request: Request) -> Response:
         body = {
             "ready": worker.ready,
@@ -41,7 +116,7 @@ def add_routes(app: faust.App, worker: HubWorker, registry: Registry) -> None:
             body["broker_problem"] = worker.broker.problem
         return web.json(body, status=200 if worker.ready else 503)
 
-    @app.page("/api/v1/accounting")
+    @page("/api/v1/accounting")
     async def accounting(web: View, request: Request) -> Response:
         partitions = []
         for tp, counts in sorted(worker.accounting.items()):
@@ -56,20 +131,20 @@ def add_routes(app: faust.App, worker: HubWorker, registry: Registry) -> None:
             )
         return web.json({"since": worker.started_at, "partitions": partitions})
 
-    @app.page("/metrics")
+    @page("/metrics")
     async def metrics(web: View, request: Request) -> Response:
         return web.bytes(
             generate_latest(worker.metrics.registry), content_type=METRICS_CONTENT_TYPE
         )
 
-    @app.page("/api/v1/capability")
+    @page("/api/v1/capability")
     async def capability(web: View, request: Request) -> Response:
         latest = worker.snapshots.latest
         if latest is None:
             return _no_snapshot(web)
         return web.bytes(latest.body, content_type=JSON_CONTENT_TYPE)
 
-    @app.page("/api/v1/capability/{department}")
+    @page("/api/v1/capability/{department}")
     async def department_capability(web: View, request: Request, department: str) -> Response:
         if department not in registry.codes:
             return web.json(
@@ -94,11 +169,11 @@ def add_routes(app: faust.App, worker: HubWorker, registry: Registry) -> None:
         }
         return web.json(body)
 
-    _add_kpi_route(app, worker, registry)
+    _add_kpi_route(page, worker, registry)
 
 
-def _add_kpi_route(app: faust.App, worker: HubWorker, registry: Registry) -> None:
-    @app.page("/api/v1/kpi")
+def _add_kpi_route(page: Page, worker: HubWorker, registry: Registry) -> None:
+    @page("/api/v1/kpi")
     async def kpi(web: View, request: Request) -> Response:
         query = request.query
         department = query.get("department")
@@ -136,6 +211,19 @@ def _add_kpi_route(app: faust.App, worker: HubWorker, registry: Registry) -> Non
 
 def _error(web: View, error: str, message: str, status: int) -> Response:
     return web.json({"error": error, "message": message}, status=status)
+
+
+def _unauthorized(web: View, group: str) -> Response:
+    # Never the token, nor what the request sent in its place.
+    return web.json(
+        {
+            "error": "unauthorized",
+            "message": f"this route needs the header 'Authorization: Bearer <token>' with "
+            f"the hub's {group} token (PELASTUS_HUB_{group.upper()}_TOKEN)",
+        },
+        status=401,
+        headers=dict(CHALLENGE),
+    )
 
 
 def _no_snapshot(web: View) -> Response:

@@ -67,13 +67,23 @@ class WorkerProcess:
                     f"see {self.log_path}"
                 )
             try:
-                with urllib.request.urlopen(f"{self.url}/readyz", timeout=2) as response:
+                readyz = urllib.request.Request(f"{self.url}/readyz", headers=self.health_headers)
+                with urllib.request.urlopen(readyz, timeout=2) as response:
                     if json.load(response).get("ready"):
                         return
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             time.sleep(0.25)
         raise RuntimeError(f"the worker was not ready within {timeout:.0f} s; see {self.log_path}")
+
+    @property
+    def health_headers(self) -> dict[str, str]:
+        """What /healthz and /readyz ask for: the health token of the worker's environment,
+        if it has one (PELASTUS_HUB_HEALTH_TOKEN, or the file PELASTUS_HUB_HEALTH_TOKEN_FILE)."""
+        token = self.env.get("PELASTUS_HUB_HEALTH_TOKEN")
+        if not token and (path := self.env.get("PELASTUS_HUB_HEALTH_TOKEN_FILE")):
+            token = Path(path).read_text().removesuffix("\n")
+        return {"Authorization": f"Bearer {token}"} if token else {}
 
     def stop(self, grace: float = STOP_GRACE_SECONDS) -> int:
         """Stops it as stop_child() does; its exit code."""

@@ -5,6 +5,8 @@ import os
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
+from email.message import Message
 from pathlib import Path
 
 from pelastus_hub.tools import worker_metrics, worker_process
@@ -35,12 +37,20 @@ class WorkerProcess(worker_process.WorkerProcess):
         self.process.kill()
         self.process.wait(timeout=30)
 
-    def get(self, path: str) -> tuple[int, bytes]:
+    def request(
+        self, path: str, headers: Mapping[str, str] | None = None
+    ) -> tuple[int, Message, bytes]:
+        """A GET's status, response headers and body."""
+        request = urllib.request.Request(self.url + path, headers=dict(headers or {}))
         try:
-            with urllib.request.urlopen(self.url + path, timeout=5) as response:
-                return response.status, response.read()
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return response.status, response.headers, response.read()
         except urllib.error.HTTPError as error:
-            return error.code, error.read()
+            return error.code, error.headers, error.read()
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        status, _, body = self.request(path)
+        return status, body
 
     def get_json(self, path: str) -> tuple[int, dict]:
         status, body = self.get(path)

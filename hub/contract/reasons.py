@@ -31,6 +31,17 @@ class Reason(StrEnum):
     EVENT_TIME_IN_FUTURE = "event_time_in_future"
 
 
+# The reasons that say a department wrote for someone else: its record names another
+# department than the one whose topic it came in on (the topic's ACL being the sender's
+# identity), be that department in the registry (department_mismatch) or not
+# (department_unknown). Either is a misrouted feed or an attempt to write into another
+# department's picture, and worth a security look even though the record was refused.
+# key_mismatch is not one of them: the record still speaks for its sender's own
+# department, and a key that is not the entity id is an integration fault (a missing or
+# differently built key), common enough that alerting on it would bury the real thing.
+SECURITY_REASONS = frozenset({Reason.DEPARTMENT_MISMATCH, Reason.DEPARTMENT_UNKNOWN})
+
+
 class WarningCode(StrEnum):
     INCIDENT_NOT_OPENED = "incident_not_opened"
     LATE_FOR_KPI_WINDOW = "late_for_kpi_window"

@@ -6,10 +6,12 @@ departments, families, outcomes, reason and warning codes, unit types, status cl
 """
 
 import collections
+from collections.abc import Iterable
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from pelastus_hub.contract.reasons import SECURITY_REASONS
 from pelastus_hub.families.unit_status import NAME as UNIT_STATUS
 from pelastus_hub.families.unit_status import STATUS_CLASS
 from pelastus_hub.picture.snapshot import Snapshot
@@ -19,7 +21,8 @@ BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 
 
 class HubMetrics:
-    def __init__(self) -> None:
+    def __init__(self, departments: Iterable[str] = ()) -> None:
+        """`departments`: the registry's codes, whose security event series start at 0."""
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.records = Counter(
@@ -34,6 +37,17 @@ class HubMetrics:
             ["department", "reason"],
             registry=r,
         )
+        self.security_events = Counter(
+            "pelastus_hub_security_events_total",
+            "Dead letters by which a department wrote for another department "
+            "(pelastus_hub.contract.reasons.SECURITY_REASONS), by sending department and reason.",
+            ["department", "reason"],
+            registry=r,
+        )
+        # Every series from 0, so that the first event is an increase() an alert sees.
+        for department in sorted(departments):
+            for reason in sorted(SECURITY_REASONS):
+                self.security_events.labels(department, reason)
         self.warnings = Counter(
             "pelastus_hub_warnings_total",
             "Accepted records the department was warned about, by warning code.",
@@ -92,7 +106,10 @@ class HubMetrics:
         for (department, family, outcome), count in result.outcomes.items():
             self.records.labels(department, family, outcome).inc(count)
         for letter in result.dead_letters:
-            self.dead_letters.labels(letter.department, letter.rejection.reason).inc()
+            reason = letter.rejection.reason
+            self.dead_letters.labels(letter.department, reason).inc()
+            if reason in SECURITY_REASONS:
+                self.security_events.labels(letter.department, reason).inc()
         for warned in result.warnings:
             self.warnings.labels(warned.department, warned.family, warned.code).inc()
         for department, newest in result.newest.items():

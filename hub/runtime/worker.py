@@ -68,7 +68,7 @@ class HubWorker(Service):
         self.registry = registry
         self.families = families
         self.clients = clients or KafkaClients.from_settings(settings)
-        self.metrics = HubMetrics()
+        self.metrics = HubMetrics(registry.codes)
         self.broker = BrokerWatch(self.clients)
         self.sync = StateSync(self.clients, families, _kpi_book(settings), self._retrying)
         self.validator = Validator.from_settings(registry, families, settings)

@@ -205,6 +205,7 @@ def _worker() -> int:
 def _simulate(settings: HubSettings, args: argparse.Namespace) -> int:
     import signal
 
+    from pelastus_hub.clients import ConnectFailed
     from pelastus_hub.contract.registry import Registry
     from pelastus_hub.tools.simulator import run
 
@@ -244,7 +245,11 @@ def _simulate(settings: HubSettings, args: argparse.Namespace) -> int:
 
     # Cancelled is how a signal stops it; Ctrl-C before the loop runs is a KeyboardInterrupt.
     with contextlib.suppress(asyncio.CancelledError, KeyboardInterrupt):
-        asyncio.run(simulate())
+        try:
+            asyncio.run(simulate())
+        except ConnectFailed as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -6,10 +6,15 @@ are merged in here. A test hands in a stand-in instead, and no part makes a clie
 its own.
 """
 
+import asyncio
+import contextlib
+import ssl
 from typing import Any, Self
 
 from aiokafka import AIOKafkaClient, AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.conn import create_conn
+from aiokafka.errors import KafkaError, SaslAuthenticationFailed
 
 from pelastus_hub.settings import HubSettings
 
@@ -34,3 +39,74 @@ class KafkaClients:
     def client(self, **config: Any) -> AIOKafkaClient:
         """The bare client: cluster metadata, nothing else."""
         return AIOKafkaClient(**self.options | config)
+
+
+class ConnectFailed(ConnectionError):
+    """No connection to the brokers; the message says why, as far as it can be told."""
+
+
+async def _speaks_tls(host: str, port: int) -> bool:
+    """Whether a TLS handshake succeeds at this address (the certificate unchecked: this
+    only tells what the listener speaks)."""
+    probe = ssl.create_default_context()
+    probe.check_hostname, probe.verify_mode = False, ssl.CERT_NONE
+    try:
+        async with asyncio.timeout(5):
+            _, writer = await asyncio.open_connection(host, port, ssl=probe)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError, ssl.SSLError):
+        await writer.wait_closed()
+    return True
+
+
+async def explain_connect_failure(options: dict[str, Any]) -> str:
+    """Why a client with these connection options cannot connect, told as a person would
+    fix it: the first bootstrap server is tried step by step (TCP, TLS, login)."""
+    server = str(options["bootstrap_servers"]).split(",")[0].strip()
+    host, _, port_text = server.rpartition(":")
+    port, protocol = int(port_text), options.get("security_protocol", "PLAINTEXT")
+    tls = protocol in ("SSL", "SASL_SSL")
+    try:
+        async with asyncio.timeout(5):
+            _, writer = await asyncio.open_connection(host, port)
+        writer.close()
+    except (OSError, TimeoutError) as error:
+        return f"nothing answers at {server} ({error.__class__.__name__}): is the broker up?"
+    if not tls and await _speaks_tls(host, port):
+        return (
+            f"the broker at {server} takes only TLS connections, and this client connects "
+            f"with {protocol}: set PELASTUS_HUB_SECURITY_PROTOCOL=SASL_SSL (or SSL) and "
+            "PELASTUS_HUB_SSL_CAFILE to the CA certificate you were given"
+        )
+    login = {
+        key: options[key]
+        for key in ("sasl_mechanism", "sasl_plain_username", "sasl_plain_password")
+        if key in options
+    }
+    try:
+        connection = await create_conn(
+            host,
+            port,
+            security_protocol=protocol,
+            ssl_context=options.get("ssl_context"),
+            request_timeout_ms=10_000,
+            **login,
+        )
+    except ssl.SSLCertVerificationError as error:
+        return (
+            f"the certificate of the broker at {server} is not trusted "
+            f"({error.verify_message}): set PELASTUS_HUB_SSL_CAFILE to the CA certificate "
+            "you were given"
+        )
+    except SaslAuthenticationFailed:
+        return (
+            f"the broker at {server} refused the login of user "
+            f"{login.get('sasl_plain_username')!r} ({login.get('sasl_mechanism')}): a wrong "
+            "password, or no such user (never provisioned, or removed)"
+        )
+    except (KafkaError, OSError, TimeoutError) as error:
+        return f"connecting to {server} with {protocol} failed: {error}"
+    connection.close()
+    return f"a connection to {server} with {protocol} works now; it failed a moment ago"

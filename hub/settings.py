@@ -48,12 +48,15 @@ class SecretFiles(PydanticBaseSettingsSource):
                 text = Path(path).read_text()
             except OSError as error:
                 raise ValueError(f"{variable}_FILE: cannot read {path}: {error.strerror}") from None
+            except UnicodeDecodeError:
+                raise ValueError(f"{variable}_FILE: {path} is not UTF-8 text") from None
             values[name] = text.removesuffix("\n")
         return values
 
 
 class HubSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True)
+    # An empty variable counts as unset, as it does for most programs.
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, env_ignore_empty=True)
 
     @classmethod
     def settings_customise_sources(
@@ -82,6 +85,14 @@ class HubSettings(BaseSettings):
         None, description="This client's certificate (PEM), where the broker asks for one."
     )
     ssl_keyfile: Path | None = Field(None, description="The private key of ssl_certfile (PEM).")
+
+    @field_validator(*SECRET_FIELDS)
+    @classmethod
+    def _secret_is_not_empty(cls, secret: SecretStr | None) -> SecretStr | None:
+        # An empty token would lock its routes, an empty password fail every login.
+        if secret is not None and not secret.get_secret_value().strip():
+            raise ValueError("is empty: give the secret, or leave it unset")
+        return secret
 
     @model_validator(mode="after")
     def _connection_is_complete(self) -> "HubSettings":

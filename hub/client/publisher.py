@@ -30,11 +30,11 @@ from typing import Any, Literal
 
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.structs import RecordMetadata
 from pydantic import BaseModel
 
-from pelastus_hub.clients import KafkaClients
+from pelastus_hub.clients import ConnectFailed, KafkaClients, explain_connect_failure
 from pelastus_hub.contract.envelope import STRUCTURED_CONTENT_TYPE, EventMode
 from pelastus_hub.contract.records import Record, Rejection
 from pelastus_hub.contract.registry import Registry
@@ -136,8 +136,12 @@ class Publisher:
         producer = self.clients.producer(**self._producer_options)
         try:
             await producer.start()
-        except BaseException:
+        except KafkaConnectionError as error:
             await producer.stop()  # a failed start leaves connections open otherwise
+            reason = await explain_connect_failure(self.clients.options)
+            raise ConnectFailed(f"cannot connect to the hub's brokers: {reason}") from error
+        except BaseException:
+            await producer.stop()
             raise
         self._producer = producer
 

@@ -7,6 +7,7 @@ user is first created; the operator hands each department its own, with the brok
 
 import sys
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from pelastus_hub.contract.registry import Registry
@@ -40,13 +41,14 @@ def wanted_topics(settings: HubSettings, departments: list[str]) -> list[Topic]:
 
 def provision(
     settings: HubSettings,
-    registry: Registry,
+    departments: Iterable[str],
     secrets_dir: Path,
     dry_run: bool = False,
-    progress=print,
+    progress: Callable[[str], None] = print,
 ) -> list[Step]:
-    """Bring the broker to the registry's plan (only print it with dry_run); returns its steps."""
-    departments = sorted(registry.codes)
+    """Bring the broker to the plan for these departments (the registry's); only print the
+    plan with dry_run. Returns its steps."""
+    departments = sorted(departments)
     admin = BrokerAdmin(settings)
     current, foreign = admin.current()
     goal = wanted(departments, wanted_topics(settings, departments), settings.group_id)
@@ -71,7 +73,8 @@ def run_provision(dry_run: bool, secrets_dir: Path) -> int:
     settings = HubSettings()
     began = time.monotonic()
     try:
-        steps = provision(settings, Registry.load(settings.schemas_dir), secrets_dir, dry_run)
+        registry = Registry.load(settings.schemas_dir)
+        steps = provision(settings, registry.codes, secrets_dir, dry_run)
     except ProvisionError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

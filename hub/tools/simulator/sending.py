@@ -12,10 +12,10 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 from pydantic import SecretStr
 
-from pelastus_hub.clients import KafkaClients
+from pelastus_hub.clients import ConnectFailed, KafkaClients, explain_connect_failure
 from pelastus_hub.contract.registry import Registry
 from pelastus_hub.runtime.retry import failure_reason, is_retriable, retry_delay
 from pelastus_hub.settings import HubSettings
@@ -223,17 +223,18 @@ async def run(
     # As the departments' Publisher: acks and idempotence are not options.
     options = {"linger_ms": 5, **(producer_options or {}), "acks": "all"}
     if credentials_dir is None:
-        shared = (clients or KafkaClients.from_settings(settings)).producer(
-            **options, enable_idempotence=True
-        )
-        producers = dict.fromkeys(registry.codes, shared)
+        shared = clients or KafkaClients.from_settings(settings)
+        connections = dict.fromkeys(registry.codes, shared)
     else:
-        producers = {
-            code: department_clients(settings, code, credentials_dir).producer(
-                **options, enable_idempotence=True
-            )
+        connections = {
+            code: department_clients(settings, code, credentials_dir)
             for code in sorted(registry.codes)
         }
+    # One producer per connection: all departments share one unless each has its own.
+    made = {
+        id(c): (c, c.producer(**options, enable_idempotence=True)) for c in connections.values()
+    }
+    producers = {code: made[id(c)][1] for code, c in connections.items()}
     sender = _Sender(
         lambda topic: producers[topic.split(".")[1]],
         send_retries,
@@ -242,13 +243,17 @@ async def run(
         progress,
         truth is not None,
     )
-    unique = list({id(p): p for p in producers.values()}.values())
+
     loop = asyncio.get_running_loop()
     began = loop.time()  # with the simulated clock: time spent connecting is caught up
     next_report, sent, finished = began + 1, 0, False
     try:
-        for producer in unique:  # in the try, so that a failed start is closed too
-            await producer.start()
+        for connection, producer in made.values():  # in the try: a failed start is closed too
+            try:
+                await producer.start()
+            except KafkaConnectionError as error:
+                reason = await explain_connect_failure(connection.options)
+                raise ConnectFailed(f"cannot connect to the brokers: {reason}") from error
         while sent < total:
             now = loop.time()
             # Message i is due at began + i / rate: send all that are due in one burst.
@@ -278,7 +283,7 @@ async def run(
             # stopping during an outage would wait for the broker to come back.
             async with asyncio.timeout(STOP_FLUSH_SECONDS):
                 # Each flushes whatever is still pending.
-                await asyncio.gather(*(producer.stop() for producer in unique))
+                await asyncio.gather(*(producer.stop() for _, producer in made.values()))
         except TimeoutError:
             progress(f"the brokers did not take the last messages in {STOP_FLUSH_SECONDS:g} s")
         sender.close()

@@ -16,7 +16,7 @@ from pelastus_hub.contract.registry import Registry
 from pelastus_hub.contract.validator import Validator
 
 if _typing.TYPE_CHECKING:
-    from pelastus_hub.client.publisher import InvalidEvent, Publisher, PublishError
+    from pelastus_hub.client.publisher import ConnectFailed, InvalidEvent, Publisher, PublishError
 
 try:
     __version__ = _metadata.version("pelastus-hub")
@@ -24,6 +24,7 @@ except _metadata.PackageNotFoundError:  # run from a source tree that was never 
     __version__ = "0+unknown"
 
 __all__ = [
+    "ConnectFailed",
     "InvalidEvent",
     "PublishError",
     "Publisher",
@@ -37,7 +38,7 @@ __all__ = [
     "__version__",
 ]
 
-_CLIENT = frozenset({"InvalidEvent", "PublishError", "Publisher"})
+_CLIENT = frozenset({"ConnectFailed", "InvalidEvent", "PublishError", "Publisher"})
 
 
 def __getattr__(name: str) -> _typing.Any:

@@ -37,6 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     _simulation_options(run, default_rate=200.0)
     run.add_argument(
+        "--secure",
+        action="store_true",
+        help="a secured broker (TLS, SCRAM, ACLs), provisioned from the registry; the hub "
+        "and each department log in as their own users",
+    )
+    run.add_argument(
         "--status-every",
         type=float,
         default=10.0,

@@ -97,11 +97,8 @@ class HubSettings(BaseSettings):
     @model_validator(mode="after")
     def _connection_is_complete(self) -> "HubSettings":
         sasl = self.security_protocol.startswith("SASL_")
-        if sasl and not (self.sasl_mechanism and self.sasl_username and self.sasl_password):
-            raise ValueError(
-                f"security_protocol {self.security_protocol} needs sasl_mechanism, "
-                "sasl_username and sasl_password (or PELASTUS_HUB_SASL_PASSWORD_FILE)"
-            )
+        if sasl and not self.sasl_mechanism:
+            raise ValueError(f"security_protocol {self.security_protocol} needs sasl_mechanism")
         if not sasl and self.sasl_mechanism:
             raise ValueError(
                 f"sasl_mechanism is set but security_protocol is {self.security_protocol}: "
@@ -211,6 +208,13 @@ class HubSettings(BaseSettings):
         if self.tls:
             options["ssl_context"] = self.ssl_context()
         if self.sasl_mechanism:
+            if not (self.sasl_username and self.sasl_password):
+                # Checked here, not when the settings are read: the simulator logs each
+                # department in as its own user, with only the rest of the connection set.
+                raise ValueError(
+                    f"{self.security_protocol} needs PELASTUS_HUB_SASL_USERNAME and "
+                    "PELASTUS_HUB_SASL_PASSWORD (or PELASTUS_HUB_SASL_PASSWORD_FILE)"
+                )
             options["sasl_mechanism"] = self.sasl_mechanism
             options["sasl_plain_username"] = self.sasl_username
             options["sasl_plain_password"] = self.sasl_password.get_secret_value()

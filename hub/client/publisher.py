@@ -115,7 +115,8 @@ class Publisher:
         self.department = department
         self.source = source
         self.validator = Validator.from_settings(self.registry, FAMILIES, self.settings)
-        self.clients = clients or KafkaClients.from_settings(self.settings)
+        # Made when it starts: a publisher that only builds events needs no connection.
+        self._clients = clients
         # Duplicates or reordering on a retry would reach the hub as the department's
         # own mistakes, so these two are not options.
         options = producer_options or {}
@@ -130,15 +131,18 @@ class Publisher:
         await self.stop()
 
     async def start(self) -> None:
-        """Connect to the brokers."""
+        """Connect to the brokers; ConnectFailed says why that cannot be done (nothing
+        listening, TLS expected, an untrusted certificate, a refused login)."""
         if self._producer is not None:
             raise RuntimeError("the publisher is already started")
-        producer = self.clients.producer(**self._producer_options)
+        if self._clients is None:
+            self._clients = KafkaClients.from_settings(self.settings)
+        producer = self._clients.producer(**self._producer_options)
         try:
             await producer.start()
         except KafkaConnectionError as error:
             await producer.stop()  # a failed start leaves connections open otherwise
-            reason = await explain_connect_failure(self.clients.options)
+            reason = await explain_connect_failure(self._clients.options)
             raise ConnectFailed(f"cannot connect to the hub's brokers: {reason}") from error
         except BaseException:
             await producer.stop()

@@ -116,9 +116,22 @@ def _stop_requested(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # SIGTERM stops the demo as Ctrl-C does
 
 
+def _secured_env(kafka: LocalKafka, user: str | None, secrets: Path) -> dict[str, str]:
+    """The connection to a secured broker as environment variables, the password as a
+    file; with no user, all but the login (the simulator logs each department in)."""
+    env = {}
+    for name, value in kafka.connection(user or "", "").items():
+        if name == "sasl_username" and user:
+            env["PELASTUS_HUB_SASL_USERNAME"] = value
+            env["PELASTUS_HUB_SASL_PASSWORD_FILE"] = str(secrets / f"{user}.password")
+        elif name not in ("sasl_username", "sasl_password"):
+            env[f"PELASTUS_HUB_{name.upper()}"] = str(value)
+    return env
+
+
 def run_demo(args: argparse.Namespace) -> int:
     settings = HubSettings()
-    kafka = LocalKafka(progress=_say)
+    kafka = LocalKafka(progress=_say, secure=args.secure)
     worker = simulator = None
     worker_log, simulator_log = LOG_DIR / "demo-worker.log", LOG_DIR / "demo-simulator.log"
     # SIGINT keeps the disposition the demo inherited: a shell that started it in the
@@ -129,16 +142,36 @@ def run_demo(args: argparse.Namespace) -> int:
         bootstrap = kafka.start()
         _say(f"kafka ready at {bootstrap}")
         env = {**os.environ, "PELASTUS_HUB_BOOTSTRAP_SERVERS": bootstrap}
+        worker_env = simulator_env = env
+        credentials = []
+        if args.secure:
+            from pelastus_hub.contract.registry import Registry
+            from pelastus_hub.tools.provision import provision
+            from pelastus_hub.tools.provision.plan import HUB_USER
+
+            secrets = kafka.data_dir / "secrets"  # the run's: gone with the broker
+            admin = HubSettings(**kafka.connection())
+            codes = Registry.load(settings.schemas_dir).codes
+            began = time.monotonic()
+            provision(admin, codes, secrets, progress=lambda line: None)
+            _say(
+                f"provisioned {len(codes)} departments' topics, users and ACLs in "
+                f"{time.monotonic() - began:.1f} s; passwords in {secrets}"
+            )
+            worker_env = {**env, **_secured_env(kafka, HUB_USER, secrets)}
+            simulator_env = {**env, **_secured_env(kafka, None, secrets)}
+            credentials.append(f"--credentials-dir={secrets}")
         command = [sys.executable, "-m", "pelastus_hub.cli"]
         LOG_DIR.mkdir(exist_ok=True)
         worker = WorkerProcess(
-            env, worker_log, settings.web_port, settings.web_host, **CHILD_OPTIONS
+            worker_env, worker_log, settings.web_port, settings.web_host, **CHILD_OPTIONS
         )
         _say(f"worker starting (log: {worker_log})")
         worker.start()
         base_url = worker.url
         simulation = [
             "simulate",
+            *credentials,
             f"--seed={args.seed}",
             f"--rate={args.rate}",
             f"--invalid-share={args.invalid_share}",
@@ -150,7 +183,7 @@ def run_demo(args: argparse.Namespace) -> int:
         ]
         if args.count is not None:
             simulation.append(f"--count={args.count}")
-        simulator = _start([*command, *simulation], env, simulator_log)
+        simulator = _start([*command, *simulation], simulator_env, simulator_log)
         _say(
             "the hub is running; look at\n"
             f"    {base_url}/api/v1/capability        national capability (JSON)\n"
@@ -158,7 +191,12 @@ def run_demo(args: argparse.Namespace) -> int:
             f"    {base_url}/api/v1/kpi?department=pirkanmaa&window=hour   response times\n"
             f"    {base_url}/metrics                  Prometheus metrics\n"
             f"    {base_url}/readyz\n"
-            f"  kafka at {bootstrap}; topics national.capability, national.kpi, hub.dead-letter,"
+            + (
+                "  secured: TLS, SCRAM logins, ACLs; each department sends as its own user\n"
+                if args.secure
+                else ""
+            )
+            + f"  kafka at {bootstrap}; topics national.capability, national.kpi, hub.dead-letter,"
             " feedback.<code>\n"
             f"  simulator log: {simulator_log}\n"
             + (

@@ -24,7 +24,7 @@ LAYERS = (
     "__init__",
 )
 PURE = ("contract", "state", "families", "pipeline")
-KAFKA = ("aiokafka", "faust", "mode")
+KAFKA = ("aiokafka", "confluent_kafka", "faust", "mode")
 
 
 def imports(path: Path) -> list[str]:

@@ -231,9 +231,8 @@ async def run(
             for code in sorted(registry.codes)
         }
     # One producer per connection: all departments share one unless each has its own.
-    made = {
-        id(c): (c, c.producer(**options, enable_idempotence=True)) for c in connections.values()
-    }
+    unique = {id(c): c for c in connections.values()}
+    made = {key: (c, c.producer(**options, enable_idempotence=True)) for key, c in unique.items()}
     producers = {code: made[id(c)][1] for code, c in connections.items()}
     sender = _Sender(
         lambda topic: producers[topic.split(".")[1]],

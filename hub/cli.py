@@ -57,6 +57,11 @@ def main(argv: list[str] | None = None) -> int:
         "--snapshot-interval", type=float, default=1.0, help="seconds, latency phase"
     )
     bench.add_argument("--bootstrap-servers", help="use this broker instead of a local one")
+    bench.add_argument(
+        "--secure",
+        action="store_true",
+        help="the local broker secured: every pipeline over TLS, logged in with SCRAM",
+    )
 
     validate = commands.add_parser(
         "validate", help="check messages against the hub's rules, without a broker"
@@ -150,6 +155,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_check(schemas_dir)
     if args.command == "bench":
+        if args.secure and args.bootstrap_servers:
+            parser.error(
+                "--secure is for the local broker; connect to another one with the "
+                "PELASTUS_HUB_* connection settings"
+            )
         from pelastus_hub.tools.bench import run_bench
 
         return run_bench(args)

@@ -25,27 +25,34 @@ from pelastus_hub.settings import HubSettings
 FAUST_DATADIR = str(Path(tempfile.gettempdir()) / "pelastus-hub-faust-{conf.name}")
 
 
-def create_app(settings: HubSettings) -> tuple[faust.App, HubWorker]:
-    registry = Registry.load(settings.schemas_dir)
-    credentials = None
+def broker_credentials(settings: HubSettings) -> faust.types.auth.CredentialsT | None:
+    """The settings' login and TLS in Faust's terms."""
     if settings.sasl_mechanism:
-        credentials = faust.SASLCredentials(
+        return faust.SASLCredentials(
             username=settings.sasl_username,
             password=settings.sasl_password.get_secret_value(),
             mechanism=settings.sasl_mechanism,
             ssl_context=settings.ssl_context(),
         )
-    elif settings.tls:
-        credentials = faust.SSLCredentials(settings.ssl_context())
+    return faust.SSLCredentials(settings.ssl_context()) if settings.tls else None
+
+
+def create_app(settings: HubSettings) -> tuple[faust.App, HubWorker]:
+    registry = Registry.load(settings.schemas_dir)
     app = faust.App(
         # Faust's own consumer group must differ from the worker's batch consumer group.
         f"{settings.group_id}-runtime",
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers.split(",")],
-        broker_credentials=credentials,
+        broker_credentials=broker_credentials(settings),
         web_enabled=True,
         web_host=settings.web_host,
         web_port=settings.web_port,
         web_bind=settings.web_host,
+        # Faust's own views would show partition assignments and tables without a token.
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
         store="memory://",
         datadir=FAUST_DATADIR,
         # How soon the lead moves on when its worker dies without leaving the group.

@@ -116,19 +116,6 @@ def _stop_requested(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # SIGTERM stops the demo as Ctrl-C does
 
 
-def _secured_env(kafka: LocalKafka, user: str | None, secrets: Path) -> dict[str, str]:
-    """The connection to a secured broker as environment variables, the password as a
-    file; with no user, all but the login (the simulator logs each department in)."""
-    env = {}
-    for name, value in kafka.connection(user or "", "").items():
-        if name == "sasl_username" and user:
-            env["PELASTUS_HUB_SASL_USERNAME"] = value
-            env["PELASTUS_HUB_SASL_PASSWORD_FILE"] = str(secrets / f"{user}.password")
-        elif name not in ("sasl_username", "sasl_password"):
-            env[f"PELASTUS_HUB_{name.upper()}"] = str(value)
-    return env
-
-
 def run_demo(args: argparse.Namespace) -> int:
     settings = HubSettings()
     kafka = LocalKafka(progress=_say, secure=args.secure)
@@ -158,8 +145,9 @@ def run_demo(args: argparse.Namespace) -> int:
                 f"provisioned {len(codes)} departments' topics, users and ACLs in "
                 f"{time.monotonic() - began:.1f} s; passwords in {secrets}"
             )
-            worker_env = {**env, **_secured_env(kafka, HUB_USER, secrets)}
-            simulator_env = {**env, **_secured_env(kafka, None, secrets)}
+            hub_password = secrets / f"{HUB_USER}.password"
+            worker_env = {**env, **kafka.environment(HUB_USER, hub_password)}
+            simulator_env = {**env, **kafka.environment(None)}
             credentials.append(f"--credentials-dir={secrets}")
         command = [sys.executable, "-m", "pelastus_hub.cli"]
         LOG_DIR.mkdir(exist_ok=True)

@@ -55,6 +55,15 @@ def test_a_group_answers_its_own_token_only(guarded: WorkerProcess, group: str) 
         assert b"pelastus_hub_records_total" in body
 
 
+def test_faust_shows_nothing_of_its_own_but_a_status(guarded: WorkerProcess) -> None:
+    """Faust's views of partition assignments and tables are off: they would answer
+    anyone, whatever the tokens."""
+    for path in ("/router/", "/table/", "/stats/", "/graph/"):
+        assert guarded.request(path)[0] == 404, path
+    status, _, body = guarded.request("/")
+    assert (status, json.loads(body)) == (200, {"status": "OK"})
+
+
 def test_a_group_without_a_token_stays_open(guarded: WorkerProcess) -> None:
     """The worker restarted with the API's token only: metrics and health answer anyone."""
     assert guarded.stop() == 0

@@ -32,13 +32,17 @@ def run_bench(args: argparse.Namespace) -> int:
     registry = Registry.load(settings.schemas_dir)
     kafka = None
     try:
+        worker_env: dict[str, str] = {}
         if args.bootstrap_servers:
             settings = settings.model_copy(update={"bootstrap_servers": args.bootstrap_servers})
         else:
-            kafka = LocalKafka(progress=say)
-            settings = settings.model_copy(update={"bootstrap_servers": kafka.start()})
+            kafka = LocalKafka(progress=say, secure=args.secure)
+            kafka.start()
+            # On a secured broker every pipeline logs in as its admin, over TLS.
+            settings = HubSettings(**kafka.connection())
+            worker_env = kafka.environment()
         rates = asyncio.run(throughput(settings, registry, args.messages))
-        latencies, rss = production_worker(settings, registry, args)
+        latencies, rss = production_worker(settings, registry, args, worker_env)
         report(rates, latencies, int(args.latency_rate * args.latency_seconds), rss, args)
         return 0
     finally:

@@ -125,12 +125,17 @@ def _consumed(url: str) -> float:
 
 
 def production_worker(
-    settings: HubSettings, registry: Registry, args: argparse.Namespace
+    settings: HubSettings,
+    registry: Registry,
+    args: argparse.Namespace,
+    connection: dict[str, str],
 ) -> tuple[list[float], int]:
-    """Latency and peak RSS of `pelastus-hub worker` in a child process."""
+    """Latency and peak RSS of `pelastus-hub worker` in a child process; `connection`
+    are its PELASTUS_HUB_* connection variables beyond this process's own."""
     env = {
         **os.environ,
         "PELASTUS_HUB_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+        **connection,
         "PELASTUS_HUB_GROUP_ID": f"bench-worker-{time.time_ns()}",
         "PELASTUS_HUB_SNAPSHOT_INTERVAL_SECONDS": str(args.snapshot_interval),
         "PELASTUS_HUB_LOG_LEVEL": "warning",

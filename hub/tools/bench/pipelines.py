@@ -18,7 +18,7 @@ from pelastus_hub.contract.envelope import UnitStatusEvent
 from pelastus_hub.contract.registry import Registry
 from pelastus_hub.families import FAMILIES
 from pelastus_hub.runtime import topic_admin
-from pelastus_hub.runtime.app import FAUST_DATADIR, create_app
+from pelastus_hub.runtime.app import FAUST_DATADIR, broker_credentials, create_app
 from pelastus_hub.settings import HubSettings
 from pelastus_hub.tools.simulator import Message, generate
 
@@ -110,6 +110,7 @@ async def reference_faust_agent(
     app = faust.App(
         f"bench-b-{time.time_ns()}",
         broker=f"kafka://{settings.bootstrap_servers}",
+        broker_credentials=broker_credentials(settings),
         web_enabled=False,
         store="memory://",
         datadir=FAUST_DATADIR,

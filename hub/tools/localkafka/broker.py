@@ -117,6 +117,22 @@ class LocalKafka:
             }
         return fields
 
+    def environment(
+        self, user: str | None = ADMIN, password_file: Path | None = None
+    ) -> dict[str, str]:
+        """connection() as PELASTUS_HUB_* variables for a child process, the password as a
+        file (the admin's own by default); user None leaves the login out."""
+        env = {}
+        for name, value in self.connection(user or ADMIN, "").items():
+            if name == "sasl_password":
+                if user is not None:
+                    env["PELASTUS_HUB_SASL_PASSWORD_FILE"] = str(
+                        password_file or self.admin_password_file
+                    )
+            elif name != "sasl_username" or user is not None:
+                env[f"PELASTUS_HUB_{name.upper()}"] = str(value)
+        return env
+
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process else None

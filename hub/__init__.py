@@ -7,6 +7,7 @@ only when asked for, so that the contract alone never loads a Kafka client.
 """
 
 # Imported under private names: every public name here is in __all__.
+import importlib as _importlib
 import importlib.metadata as _metadata
 import typing as _typing
 
@@ -16,7 +17,8 @@ from pelastus_hub.contract.registry import Registry
 from pelastus_hub.contract.validator import Validator
 
 if _typing.TYPE_CHECKING:
-    from pelastus_hub.client.publisher import ConnectFailed, InvalidEvent, Publisher, PublishError
+    from pelastus_hub.client.publisher import InvalidEvent, Publisher, PublishError
+    from pelastus_hub.clients import ConnectFailed
 
 try:
     __version__ = _metadata.version("pelastus-hub")
@@ -38,12 +40,16 @@ __all__ = [
     "__version__",
 ]
 
-_CLIENT = frozenset({"ConnectFailed", "InvalidEvent", "PublishError", "Publisher"})
+# Where each lazily imported name lives.
+_CLIENT = {
+    "ConnectFailed": "pelastus_hub.clients",
+    "InvalidEvent": "pelastus_hub.client.publisher",
+    "PublishError": "pelastus_hub.client.publisher",
+    "Publisher": "pelastus_hub.client.publisher",
+}
 
 
 def __getattr__(name: str) -> _typing.Any:
     if name in _CLIENT:
-        from pelastus_hub.client import publisher
-
-        return getattr(publisher, name)
+        return getattr(_importlib.import_module(_CLIENT[name]), name)
     raise AttributeError(f"module 'pelastus_hub' has no attribute {name!r}")

@@ -3,7 +3,8 @@
 Every part that talks to Kafka is handed a KafkaClients and asks it for the client it
 needs, with that client's own settings; the connection options (HubSettings.kafka_options)
 are merged in here. A test hands in a stand-in instead, and no part makes a client of
-its own.
+its own. When a connection fails, explain_connect_failure tries it step by step, with
+connections of its own, to say why.
 """
 
 import asyncio
@@ -14,7 +15,7 @@ from typing import Any, Self
 from aiokafka import AIOKafkaClient, AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.conn import create_conn
-from aiokafka.errors import KafkaError, SaslAuthenticationFailed
+from aiokafka.errors import KafkaConnectionError, KafkaError, SaslAuthenticationFailed
 
 from pelastus_hub.settings import HubSettings
 
@@ -45,6 +46,29 @@ class ConnectFailed(ConnectionError):
     """No connection to the brokers; the message says why, as far as it can be told."""
 
 
+def host_and_port(server: str) -> tuple[str, int]:
+    """A bootstrap server's host and port, as Kafka's clients read it: the port 9092 if
+    none is given, an IPv6 address in brackets."""
+    host, colon, port = server.rpartition(":")
+    if not colon or host.startswith("[") != host.endswith("]") or "]" in port:
+        host, port = server, "9092"
+    return host.strip("[]"), int(port)
+
+
+async def start_or_explain(client: Any, clients: KafkaClients, what: str) -> None:
+    """Start an aiokafka client that clients made; ConnectFailed with the reason if it
+    cannot connect."""
+    try:
+        await client.start()
+    except KafkaConnectionError as error:
+        await client.stop()  # a failed start leaves connections open otherwise
+        reason = await explain_connect_failure(clients.options)
+        raise ConnectFailed(f"cannot connect {what}: {reason}") from error
+    except BaseException:
+        await client.stop()
+        raise
+
+
 async def _speaks_tls(host: str, port: int) -> bool:
     """Whether a TLS handshake succeeds at this address (the certificate unchecked: this
     only tells what the listener speaks)."""
@@ -65,8 +89,8 @@ async def explain_connect_failure(options: dict[str, Any]) -> str:
     """Why a client with these connection options cannot connect, told as a person would
     fix it: the first bootstrap server is tried step by step (TCP, TLS, login)."""
     server = str(options["bootstrap_servers"]).split(",")[0].strip()
-    host, _, port_text = server.rpartition(":")
-    port, protocol = int(port_text), options.get("security_protocol", "PLAINTEXT")
+    host, port = host_and_port(server)
+    protocol = options.get("security_protocol", "PLAINTEXT")
     tls = protocol in ("SSL", "SASL_SSL")
     try:
         async with asyncio.timeout(5):

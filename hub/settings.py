@@ -29,6 +29,11 @@ ENV_PREFIX = "PELASTUS_HUB_"
 SECRET_FIELDS = ("sasl_password", "api_token", "metrics_token", "health_token")
 
 
+def read_secret(path: Path) -> str:
+    """A secret from its file, without the one final newline an editor adds."""
+    return path.read_text().removesuffix("\n")
+
+
 class SecretFiles(PydanticBaseSettingsSource):
     """The secrets given as PELASTUS_HUB_<NAME>_FILE: the file's text, one final newline cut."""
 
@@ -45,12 +50,11 @@ class SecretFiles(PydanticBaseSettingsSource):
             if os.environ.get(variable):
                 raise ValueError(f"set {variable} or {variable}_FILE, not both")
             try:
-                text = Path(path).read_text()
+                values[name] = read_secret(Path(path))
             except OSError as error:
                 raise ValueError(f"{variable}_FILE: cannot read {path}: {error.strerror}") from None
             except UnicodeDecodeError:
                 raise ValueError(f"{variable}_FILE: {path} is not UTF-8 text") from None
-            values[name] = text.removesuffix("\n")
         return values
 
 
@@ -199,6 +203,19 @@ class HubSettings(BaseSettings):
             context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile)
         return context
 
+    def login(self) -> tuple[str, str] | None:
+        """The SASL user and password; None without SASL. Checked here, where a client
+        connects, not when the settings are read: the simulator logs each department in as
+        its own user, with only the rest of the connection set."""
+        if not self.sasl_mechanism:
+            return None
+        if not (self.sasl_username and self.sasl_password):
+            raise ValueError(
+                f"{self.security_protocol} needs PELASTUS_HUB_SASL_USERNAME and "
+                "PELASTUS_HUB_SASL_PASSWORD (or PELASTUS_HUB_SASL_PASSWORD_FILE)"
+            )
+        return self.sasl_username, self.sasl_password.get_secret_value()
+
     def kafka_options(self) -> dict[str, object]:
         """Connection keyword arguments common to aiokafka clients."""
         options: dict[str, object] = {
@@ -207,15 +224,7 @@ class HubSettings(BaseSettings):
         }
         if self.tls:
             options["ssl_context"] = self.ssl_context()
-        if self.sasl_mechanism:
-            if not (self.sasl_username and self.sasl_password):
-                # Checked here, not when the settings are read: the simulator logs each
-                # department in as its own user, with only the rest of the connection set.
-                raise ValueError(
-                    f"{self.security_protocol} needs PELASTUS_HUB_SASL_USERNAME and "
-                    "PELASTUS_HUB_SASL_PASSWORD (or PELASTUS_HUB_SASL_PASSWORD_FILE)"
-                )
+        if login := self.login():
             options["sasl_mechanism"] = self.sasl_mechanism
-            options["sasl_plain_username"] = self.sasl_username
-            options["sasl_plain_password"] = self.sasl_password.get_secret_value()
+            options["sasl_plain_username"], options["sasl_plain_password"] = login
         return options

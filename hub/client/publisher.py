@@ -30,11 +30,11 @@ from typing import Any, Literal
 
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
 from pydantic import BaseModel
 
-from pelastus_hub.clients import ConnectFailed, KafkaClients, explain_connect_failure
+from pelastus_hub.clients import KafkaClients, start_or_explain
 from pelastus_hub.contract.envelope import STRUCTURED_CONTENT_TYPE, EventMode
 from pelastus_hub.contract.records import Record, Rejection
 from pelastus_hub.contract.registry import Registry
@@ -115,13 +115,20 @@ class Publisher:
         self.department = department
         self.source = source
         self.validator = Validator.from_settings(self.registry, FAMILIES, self.settings)
-        # Made when it starts: a publisher that only builds events needs no connection.
         self._clients = clients
         # Duplicates or reordering on a retry would reach the hub as the department's
         # own mistakes, so these two are not options.
         options = producer_options or {}
         self._producer_options = {**options, "acks": "all", "enable_idempotence": True}
         self._producer: AIOKafkaProducer | None = None
+
+    @property
+    def clients(self) -> KafkaClients:
+        """What makes the producer: made when first needed, as a publisher that only
+        builds events needs no connection settings."""
+        if self._clients is None:
+            self._clients = KafkaClients.from_settings(self.settings)
+        return self._clients
 
     async def __aenter__(self) -> "Publisher":
         await self.start()
@@ -135,18 +142,8 @@ class Publisher:
         listening, TLS expected, an untrusted certificate, a refused login)."""
         if self._producer is not None:
             raise RuntimeError("the publisher is already started")
-        if self._clients is None:
-            self._clients = KafkaClients.from_settings(self.settings)
-        producer = self._clients.producer(**self._producer_options)
-        try:
-            await producer.start()
-        except KafkaConnectionError as error:
-            await producer.stop()  # a failed start leaves connections open otherwise
-            reason = await explain_connect_failure(self._clients.options)
-            raise ConnectFailed(f"cannot connect to the hub's brokers: {reason}") from error
-        except BaseException:
-            await producer.stop()
-            raise
+        producer = self.clients.producer(**self._producer_options)
+        await start_or_explain(producer, self.clients, "to the hub's brokers")
         self._producer = producer
 
     async def stop(self) -> None:

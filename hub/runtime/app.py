@@ -16,6 +16,7 @@ from faust.types import TP
 
 from pelastus_hub.contract import topics
 from pelastus_hub.contract.registry import Registry
+from pelastus_hub.runtime.group_offsets import RUNTIME_GROUP_SUFFIX
 from pelastus_hub.runtime.web import add_routes
 from pelastus_hub.runtime.worker import HubWorker
 from pelastus_hub.settings import HubSettings
@@ -27,10 +28,11 @@ FAUST_DATADIR = str(Path(tempfile.gettempdir()) / "pelastus-hub-faust-{conf.name
 
 def broker_credentials(settings: HubSettings) -> faust.types.auth.CredentialsT | None:
     """The settings' login and TLS in Faust's terms."""
-    if settings.sasl_mechanism:
+    if login := settings.login():
+        username, password = login
         return faust.SASLCredentials(
-            username=settings.sasl_username,
-            password=settings.sasl_password.get_secret_value(),
+            username=username,
+            password=password,
             mechanism=settings.sasl_mechanism,
             ssl_context=settings.ssl_context(),
         )
@@ -41,7 +43,7 @@ def create_app(settings: HubSettings) -> tuple[faust.App, HubWorker]:
     registry = Registry.load(settings.schemas_dir)
     app = faust.App(
         # Faust's own consumer group must differ from the worker's batch consumer group.
-        f"{settings.group_id}-runtime",
+        settings.group_id + RUNTIME_GROUP_SUFFIX,
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers.split(",")],
         broker_credentials=broker_credentials(settings),
         web_enabled=True,

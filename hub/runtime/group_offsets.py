@@ -11,6 +11,8 @@ stable offset), and only then reads its committed offsets.
 """
 
 OFFSETS_TOPIC = "__consumer_offsets"
+# Faust's own consumer group (pelastus_hub.runtime.app) is the workers' group id and this.
+RUNTIME_GROUP_SUFFIX = "-runtime"
 
 
 def java_string_hash(text: str) -> int:

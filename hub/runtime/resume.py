@@ -54,6 +54,13 @@ class Resumption:
             if partitions:
                 number = group_partition(self.settings.group_id, partitions)
                 self._group_offsets = TopicPartition(OFFSETS_TOPIC, number)
+            else:
+                log.warning(
+                    "%s cannot be seen (on a secured cluster the hub's user needs DESCRIBE on "
+                    "it: pelastus-hub provision grants it): resuming without waiting for a "
+                    "killed worker's open transaction",
+                    OFFSETS_TOPIC,
+                )
         if self._group_offsets is not None:
             await self._wait_until_stable(self._group_offsets)
         seen, assigned = rebalances(), list(consumer.assignment())

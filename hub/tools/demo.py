@@ -128,7 +128,8 @@ def run_demo(args: argparse.Namespace) -> int:
         _say("starting the local Kafka broker")
         bootstrap = kafka.start()
         _say(f"kafka ready at {bootstrap}")
-        env = {**os.environ, "PELASTUS_HUB_BOOTSTRAP_SERVERS": bootstrap}
+        # The demo's own broker, however the variables it inherited connect.
+        env = {**os.environ, **kafka.environment(None)}
         worker_env = simulator_env = env
         credentials = []
         if args.secure:
@@ -137,7 +138,7 @@ def run_demo(args: argparse.Namespace) -> int:
             from pelastus_hub.tools.provision.plan import HUB_USER
 
             secrets = kafka.data_dir / "secrets"  # the run's: gone with the broker
-            admin = HubSettings(**kafka.connection())
+            admin = kafka.settings(base=settings)
             codes = Registry.load(settings.schemas_dir).codes
             began = time.monotonic()
             provision(admin, codes, secrets, progress=lambda line: None)
@@ -147,7 +148,6 @@ def run_demo(args: argparse.Namespace) -> int:
             )
             hub_password = secrets / f"{HUB_USER}.password"
             worker_env = {**env, **kafka.environment(HUB_USER, hub_password)}
-            simulator_env = {**env, **kafka.environment(None)}
             credentials.append(f"--credentials-dir={secrets}")
         command = [sys.executable, "-m", "pelastus_hub.cli"]
         LOG_DIR.mkdir(exist_ok=True)

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pelastus_hub.settings import read_secret
+
 READY_TIMEOUT_SECONDS = 120.0
 # A worker ends within seconds of SIGTERM; SIGKILL is for one that hangs.
 STOP_GRACE_SECONDS = 60.0
@@ -82,7 +84,7 @@ class WorkerProcess:
         if it has one (PELASTUS_HUB_HEALTH_TOKEN, or the file PELASTUS_HUB_HEALTH_TOKEN_FILE)."""
         token = self.env.get("PELASTUS_HUB_HEALTH_TOKEN")
         if not token and (path := self.env.get("PELASTUS_HUB_HEALTH_TOKEN_FILE")):
-            token = Path(path).read_text().removesuffix("\n")
+            token = read_secret(Path(path))
         return {"Authorization": f"Bearer {token}"} if token else {}
 
     def stop(self, grace: float = STOP_GRACE_SECONDS) -> int:

@@ -37,9 +37,9 @@ def test_the_secured_demo_runs_with_one_option(tmp_path) -> None:
     assert "each department sends as its own user" in output
     last = [line for line in output.splitlines() if "] snapshot " in line][-1]
     assert " units from 21 departments" in last, output
-    accepted = int(re.search(r"records: accepted (\d+)", last)[1])
-    assert accepted > 1000, last
-    summary = re.search(r"simulator (?:done|stopped): .*", output)[0]
-    assert "could not be sent" not in summary, summary
+    assert re.search(r"records: accepted [1-9]", last), last
+    summary = re.search(r"simulator (?:done|stopped): .*", output)
+    assert summary, output
+    assert "could not be sent" not in summary[0], summary[0]
     worker_log = (tmp_path / "demo-worker.log").read_text()
     assert "AuthorizationFailed" not in worker_log and "SaslAuthentication" not in worker_log

@@ -39,7 +39,9 @@ from pelastus_hub.contract.topics import (
     state_topic,
 )
 from pelastus_hub.families import FAMILIES
-from pelastus_hub.settings import HubSettings
+from pelastus_hub.runtime.group_offsets import OFFSETS_TOPIC
+from pelastus_hub.runtime.topic_admin import partition_count
+from pelastus_hub.settings import HubSettings, read_secret
 from pelastus_hub.tools import simulator
 from pelastus_hub.tools.localkafka import LocalKafka
 from pelastus_hub.tools.provision import provision
@@ -48,6 +50,8 @@ from pelastus_hub.tools.provision.plan import HUB_USER, READER_USER
 from tests.integration.hub_process import WorkerProcess
 from tests.integration.security_access import Case, reads, writes
 from tests.unit.helpers import event
+
+pytestmark = pytest.mark.integration
 
 HUB_TOPICS = [DEAD_LETTER, SNAPSHOT_REQUESTS, *(state_topic(f) for f in sorted(FAMILIES))]
 NATIONAL = [CAPABILITY, KPI]
@@ -62,8 +66,8 @@ class Secured:
 
     def settings(self, user: str = "admin", password: str | None = None) -> HubSettings:
         if user != "admin" and password is None:
-            password = (self.secrets / f"{user}.password").read_text()
-        return HubSettings(**self.kafka.connection(user, password))
+            password = read_secret(self.secrets / f"{user}.password")
+        return self.kafka.settings(user, password)
 
     def admin(self) -> AdminClient:
         return AdminClient(admin_config(self.settings()))
@@ -75,7 +79,7 @@ def secured(tmp_path_factory):
         secrets = tmp_path_factory.mktemp("secrets")
         codes = sorted(Registry.load(HubSettings().schemas_dir).codes)
         began = time.monotonic()
-        provision(HubSettings(**kafka.connection()), codes, secrets, progress=lambda _: None)
+        provision(kafka.settings(), codes, secrets, progress=lambda _: None)
         yield Secured(kafka, secrets, codes, time.monotonic() - began)
 
 
@@ -103,15 +107,16 @@ def hub_worker(secured, tmp_path_factory):
 
 
 def test_provisioning_again_changes_nothing_and_reports_what_the_registry_lost(secured):
-    assert secured.provisioning_seconds < 60
+    print(f"provisioning the registry's 21 departments: {secured.provisioning_seconds:.1f} s")
     lines: list[str] = []
     steps = provision(secured.settings(), secured.codes, secured.secrets, progress=lines.append)
     assert {step.action for step in steps} == {"keep"}
     assert lines[-1] == "provision: nothing to change"
     # 21 departments: 3 inputs and a feedback topic each, 4 national and hub topics, a
-    # state topic per family; a user each and the hub and reader; 4 ACLs a department.
+    # state topic per family; a user each and the hub and reader; 4 ACLs a department,
+    # 10 of the hub and 2 of the reader.
     kept = Counter(step.kind for step in steps)
-    assert kept == {"topic": 21 * 4 + 4 + 3, "user": 21 + 2, "acl": 21 * 4 + 8 + 2}
+    assert kept == {"topic": 21 * 4 + 4 + 3, "user": 21 + 2, "acl": 21 * 4 + 10 + 2}
 
     gone = "lappi"
     steps = provision(
@@ -166,30 +171,54 @@ async def test_every_department_writes_and_reads_only_its_own(secured):
     print(f"access matrix: {len(results)} cases, all as the ACLs say: {dict(count)}")
 
 
+async def test_the_hub_reads_every_input_and_writes_none(secured):
+    settings = secured.settings(HUB_USER)
+    inputs = [input_topic(code, f) for code in secured.codes for f in sorted(FAMILIES)]
+    feedback = [feedback_topic(code) for code in secured.codes]
+    read = await reads(settings, [*inputs, *feedback, *HUB_TOPICS, *NATIONAL])
+    assert read == {
+        **dict.fromkeys(inputs, True),
+        **dict.fromkeys(feedback, False),
+        **dict.fromkeys([*HUB_TOPICS, *NATIONAL], True),
+    }
+    # Not to hub.*: a record there would be the worker's state.
+    assert await writes(settings, [*inputs, *feedback]) == {
+        **dict.fromkeys(inputs, False),
+        **dict.fromkeys(feedback, True),
+    }
+    # A resuming worker asks for the offsets of its group's partition of this topic, which
+    # the broker makes when a group first commits.
+    assert await _commits(secured, "admin", "security-test.probe")
+    assert await partition_count(KafkaClients.from_settings(settings), OFFSETS_TOPIC)
+    lappi = KafkaClients.from_settings(secured.settings("lappi"))
+    assert await partition_count(lappi, OFFSETS_TOPIC) is None
+
+
+async def _commits(secured: Secured, user: str, group: str) -> bool:
+    """Whether user may commit an offset in group."""
+    consumer = KafkaClients.from_settings(secured.settings(user)).consumer(
+        group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        partition = TopicPartition(CAPABILITY, 0)
+        consumer.assign([partition])
+        try:
+            await consumer.commit({partition: 0})
+            return True
+        except GroupAuthorizationFailedError:
+            return False
+    finally:
+        await consumer.stop()
+
+
 async def test_department_groups_are_its_own(secured):
     """A department may keep offsets only in groups named after it."""
-
-    async def commits(user: str, group: str) -> bool:
-        consumer = KafkaClients.from_settings(secured.settings(user)).consumer(
-            group_id=group, enable_auto_commit=False
-        )
-        await consumer.start()
-        try:
-            partition = TopicPartition(CAPABILITY, 0)
-            consumer.assign([partition])
-            try:
-                await consumer.commit({partition: 0})
-                return True
-            except GroupAuthorizationFailedError:
-                return False
-        finally:
-            await consumer.stop()
-
     codes = secured.codes
     for code, neighbour in zip(codes, [*codes[1:], codes[0]], strict=True):
-        assert await commits(code, f"{code}.dashboard")
-        assert not await commits(code, f"{neighbour}.dashboard")
-        assert not await commits(code, "pelastus-hub")
+        assert await _commits(secured, code, f"{code}.dashboard")
+        assert not await _commits(secured, code, f"{neighbour}.dashboard")
+        assert not await _commits(secured, code, "pelastus-hub")
 
 
 def _loosened(user: str, onto: str) -> tuple:
@@ -208,6 +237,8 @@ def _loosened(user: str, onto: str) -> tuple:
 async def test_a_department_claiming_another_is_dead_lettered_and_counted(secured, hub_worker):
     """With the ACLs loosened, lappi writes to helsinki's topic as itself and to its own
     topic as helsinki: the hub catches both."""
+    hub_worker.wait_consumed(await _inputs_total(secured))  # what earlier tests sent
+    before = _security_picture(hub_worker, await _everything_on(secured, [DEAD_LETTER]))
     admin = secured.admin()  # kept: a client dropped ends its requests unanswered
     loosened = _loosened("lappi", "helsinki")
     (future,) = admin.create_acls([AclBinding(*loosened)]).values()
@@ -229,13 +260,44 @@ async def test_a_department_claiming_another_is_dead_lettered_and_counted(secure
     finally:
         (future,) = admin.delete_acls([AclBindingFilter(*loosened)]).values()
         future.result(timeout=30)
-    # Besides these three: the matrix's 63 records and the check that the ACL is in force.
-    outcomes = hub_worker.wait_consumed(63 + 1 + 3)
-    assert outcomes[("lappi", "accepted")] == 1
-    security = hub_worker.counter("pelastus_hub_security_events_total", ("department", "reason"))
-    assert security == {("helsinki", "department_mismatch"): 1, ("lappi", "department_mismatch"): 1}
-    dead = await _everything_on(secured, [DEAD_LETTER])
-    assert sum("department_mismatch" in blob for _, blob in dead) == 2
+    hub_worker.wait_consumed(await _inputs_total(secured))
+    after = _security_picture(hub_worker, await _everything_on(secured, [DEAD_LETTER]))
+    assert after - before == Counter(
+        {
+            ("security", "helsinki", "department_mismatch"): 1,
+            ("security", "lappi", "department_mismatch"): 1,
+            ("dead letter", "department_mismatch"): 2,
+            ("outcome", "lappi", "accepted"): 1,
+        }
+    )
+
+
+def _security_picture(worker: WorkerProcess, dead: list[tuple[str, str]]) -> Counter:
+    """The security counter, lappi's accepted records and the dead letters by reason."""
+    picture: Counter = Counter()
+    security = worker.counter("pelastus_hub_security_events_total", ("department", "reason"))
+    picture.update({("security", *key): n for key, n in security.items()})
+    picture[("outcome", "lappi", "accepted")] = worker.records_total().get(("lappi", "accepted"), 0)
+    picture.update(
+        ("dead letter", "department_mismatch") for _, b in dead if "department_mismatch" in b
+    )
+    return picture
+
+
+async def _inputs_total(secured: Secured) -> int:
+    """How many records all input topics hold: a worker that has consumed as many is idle."""
+    consumer = KafkaClients.from_settings(secured.settings()).consumer(enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(input_topic(code, family), number)
+            for code in secured.codes
+            for family in FAMILIES
+            for number in range(HubSettings().input_partitions)
+        ]
+        return sum((await consumer.end_offsets(partitions)).values())
+    finally:
+        await consumer.stop()
 
 
 async def _wait_until_taken(secured: Secured, user: str, topic: str) -> None:
@@ -349,17 +411,25 @@ async def test_no_secret_in_logs_metrics_responses_dead_letters_or_feedback(
 
 
 async def _everything_on(secured: Secured, topics: list[str]) -> list[tuple[str, str]]:
-    """Every record's key, value and headers on these topics, read as the admin."""
-    consumer = KafkaClients.from_settings(secured.settings()).consumer(
-        *topics, auto_offset_reset="earliest", enable_auto_commit=False, group_id=None
-    )
+    """Every committed record's key, value and headers on these topics, as the admin reads
+    them, up to their ends now."""
+    clients = KafkaClients.from_settings(secured.settings())
+    partitions = [
+        TopicPartition(topic, number)
+        for topic in topics
+        for number in range(await partition_count(clients, topic))
+    ]
+    consumer = clients.consumer(enable_auto_commit=False, isolation_level="read_committed")
     await consumer.start()
     try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
         found = []
-        for _ in range(10):
-            batch = await consumer.getmany(timeout_ms=1000)
-            if not batch and found:
-                break
+        deadline = time.monotonic() + 60
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+            assert time.monotonic() < deadline, "the topics were not read to their ends"
+            batch = await consumer.getmany(timeout_ms=500)
             for partition, batch_records in batch.items():
                 for r in batch_records:
                     blob = [r.key or b"", r.value or b"", *(v for _, v in r.headers)]

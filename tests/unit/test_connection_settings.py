@@ -1,26 +1,22 @@
 """The connection settings: TLS and SASL, and secrets read from files."""
 
-import os
+import asyncio
 import ssl
 
 import pytest
 from cryptography import x509
 from pydantic import ValidationError
 
+from pelastus_hub.clients import explain_connect_failure, host_and_port
 from pelastus_hub.settings import HubSettings
 from pelastus_hub.tools.localkafka.tls import make_certificates
+from pelastus_hub.tools.ports import free_ports
 
 SECURED = {
     "security_protocol": "SASL_SSL",
     "sasl_mechanism": "SCRAM-SHA-512",
     "sasl_username": "helsinki",
 }
-
-
-@pytest.fixture(autouse=True)
-def no_hub_environment(monkeypatch):
-    for name in [n for n in os.environ if n.startswith("PELASTUS_HUB_")]:
-        monkeypatch.delenv(name)
 
 
 def test_a_password_file_is_read_without_its_final_newline(monkeypatch, tmp_path):
@@ -90,3 +86,37 @@ def test_broker_certificates_are_for_loopback_and_the_key_is_private(tmp_path):
     assert {str(ip) for ip in names.get_values_for_type(x509.IPAddress)} == {"127.0.0.1"}
     assert names.get_values_for_type(x509.DNSName) == ["localhost"]
     broker.verify_directly_issued_by(ca)
+
+
+@pytest.mark.parametrize(
+    ("server", "expected"),
+    [
+        ("kafka1.example.fi:9093", ("kafka1.example.fi", 9093)),
+        ("kafka1", ("kafka1", 9092)),
+        ("[::1]:9094", ("::1", 9094)),
+        ("[::1]", ("::1", 9092)),
+    ],
+)
+def test_a_bootstrap_server_reads_as_kafka_reads_it(server, expected):
+    assert host_and_port(server) == expected
+
+
+async def test_a_failed_connection_is_explained_step_by_step(tmp_path):
+    (port,) = free_ports(1)
+    nobody = await explain_connect_failure({"bootstrap_servers": f"127.0.0.1:{port}"})
+    assert nobody.startswith(f"nothing answers at 127.0.0.1:{port}")
+
+    # A listener that speaks only TLS, as the secured broker's does.
+    _, broker_file = make_certificates(tmp_path)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(broker_file)
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0, ssl=tls)
+    address = f"127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    try:
+        plaintext = await explain_connect_failure({"bootstrap_servers": address})
+        assert "takes only TLS connections, and this client connects with PLAINTEXT" in plaintext
+        untrusted = HubSettings(bootstrap_servers=address, security_protocol="SSL").kafka_options()
+        assert "is not trusted" in await explain_connect_failure(untrusted)
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -39,7 +39,7 @@ def run_bench(args: argparse.Namespace) -> int:
             kafka = LocalKafka(progress=say, secure=args.secure)
             kafka.start()
             # On a secured broker every pipeline logs in as its admin, over TLS.
-            settings = HubSettings(**kafka.connection())
+            settings = kafka.settings(base=settings)
             worker_env = kafka.environment()
         rates = asyncio.run(throughput(settings, registry, args.messages))
         latencies, rss = production_worker(settings, registry, args, worker_env)

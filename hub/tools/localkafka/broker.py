@@ -12,11 +12,13 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from subprocess import DEVNULL, STDOUT
+from typing import Any
 
 import aiokafka
 from aiokafka.errors import KafkaError
+from pydantic import SecretStr
 
-from pelastus_hub.settings import HubSettings
+from pelastus_hub.settings import HubSettings, read_secret
 from pelastus_hub.tools.localkafka.jars import LocalKafkaError, ensure_jars
 from pelastus_hub.tools.localkafka.storage import (
     ADMIN,
@@ -85,6 +87,11 @@ class LocalKafka:
         default_cache = os.environ.get("PELASTUS_HUB_CACHE_DIR") or "~/.cache/pelastus-hub"
         self.cache_dir = cache_dir or Path(default_cache).expanduser()
         self.run_dir, self.heap, self.progress, self.keep_data = run_dir, heap, progress, keep_data
+        if secure and data_dir is not None and not is_secured(data_dir):
+            raise LocalKafkaError(
+                f"the broker in {data_dir} is not a secured one; a plain `kafka stop` deletes "
+                "it, and `kafka start --secure` then starts a secured one"
+            )
         self.secure = secure or (data_dir is not None and is_secured(data_dir))
         self._process: subprocess.Popen[bytes] | None = None
         self.data_dir = data_dir  # the formatted folder once there is one, until stop() removes it
@@ -99,38 +106,47 @@ class LocalKafka:
     def admin_password_file(self) -> Path | None:
         return self.data_dir / ADMIN_PASSWORD_FILE if self.secure and self.data_dir else None
 
-    def connection(self, username: str = ADMIN, password: str | None = None) -> dict[str, object]:
-        """The HubSettings fields of a connection to this broker: on a secured one as
-        username (by default the admin, with its password), over TLS checked against its CA."""
-        fields: dict[str, object] = {
-            "bootstrap_servers": bootstrap_of(self.data_dir / "server.properties")
+    def connection(self, username: str = ADMIN, password: str | None = None) -> dict[str, Any]:
+        """Every connection field of HubSettings for this broker: on a secured one as
+        username (by default the admin, with its password), over TLS checked against its
+        CA; on a plain one, plaintext, whatever else is set."""
+        secured = self.secure
+        if secured and password is None and username == ADMIN:
+            password = read_secret(self.admin_password_file)
+        return {
+            "bootstrap_servers": bootstrap_of(self.data_dir / "server.properties"),
+            "security_protocol": "SASL_SSL" if secured else "PLAINTEXT",
+            "sasl_mechanism": SCRAM if secured else None,
+            "sasl_username": username if secured else None,
+            "sasl_password": SecretStr(password) if secured and password else None,
+            "ssl_cafile": self.ca_file,
+            "ssl_certfile": None,
+            "ssl_keyfile": None,
         }
-        if self.secure:
-            if password is None and username == ADMIN:
-                password = self.admin_password_file.read_text()
-            fields |= {
-                "security_protocol": "SASL_SSL",
-                "sasl_mechanism": SCRAM,
-                "sasl_username": username,
-                "sasl_password": password,
-                "ssl_cafile": self.ca_file,
-            }
-        return fields
+
+    def settings(
+        self, username: str = ADMIN, password: str | None = None, base: HubSettings | None = None
+    ) -> HubSettings:
+        """Settings connecting to this broker as connection() says: base's others (by
+        default HubSettings' defaults: the user's PELASTUS_HUB_* variables must not change
+        how a tool reaches its own broker)."""
+        base = base or HubSettings.model_construct()
+        return base.model_copy(update=self.connection(username, password))
 
     def environment(
         self, user: str | None = ADMIN, password_file: Path | None = None
     ) -> dict[str, str]:
         """connection() as PELASTUS_HUB_* variables for a child process, the password as a
-        file (the admin's own by default); user None leaves the login out."""
+        file (the admin's own by default); user None leaves the login out. A field unset is
+        an empty variable, which counts as unset, whatever the child inherits."""
         env = {}
         for name, value in self.connection(user or ADMIN, "").items():
             if name == "sasl_password":
-                if user is not None:
-                    env["PELASTUS_HUB_SASL_PASSWORD_FILE"] = str(
-                        password_file or self.admin_password_file
-                    )
-            elif name != "sasl_username" or user is not None:
-                env[f"PELASTUS_HUB_{name.upper()}"] = str(value)
+                name = "sasl_password_file"
+                value = (password_file or self.admin_password_file) if user else None
+            elif name == "sasl_username" and user is None:
+                value = None
+            env[f"PELASTUS_HUB_{name.upper()}"] = "" if value is None else str(value)
         return env
 
     @property
@@ -181,7 +197,7 @@ class LocalKafka:
         return bootstrap
 
     async def _wait_ready(self, deadline: float, log: Path) -> None:
-        admin = HubSettings(**self.connection())
+        admin = self.settings()
         while not await answers_metadata(admin):
             code = self._process.poll()
             if code is not None or time.monotonic() > deadline:

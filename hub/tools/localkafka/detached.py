@@ -9,7 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-from pelastus_hub.settings import HubSettings
 from pelastus_hub.tools.localkafka.broker import LocalKafka, answers_metadata, stop_group
 from pelastus_hub.tools.localkafka.jars import LocalKafkaError, kafka_version
 
@@ -41,7 +40,7 @@ def status_detached(state_file: Path) -> dict | None:
         return state
     if not _broker_alive(state):
         return None
-    admin = HubSettings(**LocalKafka(data_dir=Path(state["data_dir"])).connection())
+    admin = LocalKafka(data_dir=Path(state["data_dir"])).settings()
     return {**state, "responding": asyncio.run(answers_metadata(admin))}
 
 
@@ -136,8 +135,7 @@ def run_cli(action: str, state_file: Path, keep_data: bool = False, secure: bool
         f"  pid {state['pid']}, data dir {state['data_dir']}, started {state['started_at']}"
     )
     print("  to connect as its admin:" if kafka.secure else "  for the hub:")
-    for name, value in kafka.connection().items():
-        if name == "sasl_password":
-            name, value = "sasl_password_file", kafka.admin_password_file
-        print(f"    export PELASTUS_HUB_{name.upper()}={value}")
+    for name, value in kafka.environment().items():
+        if value:
+            print(f"    export {name}={value}")
     return 0 if state["responding"] else 1

@@ -33,7 +33,12 @@ advertised.listeners=PLAINTEXT://{bootstrap}
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 """
     # Imported only here: the cryptography package is needed only for a secured broker.
-    from pelastus_hub.tools.localkafka.tls import BROKER_PRINCIPAL, make_certificates
+    try:
+        from pelastus_hub.tools.localkafka.tls import BROKER_PRINCIPAL, make_certificates
+    except ImportError as error:
+        raise LocalKafkaError(
+            f"a secured broker needs {error.name}: pip install 'pelastus-hub[operator]'"
+        ) from None
 
     ca_file, broker_file = make_certificates(data / "tls")
     # Clients: TLS and SCRAM. The controller listener takes only the broker's own
@@ -67,6 +72,20 @@ def format_data_dir(
     if run_dir:
         run_dir.mkdir(parents=True, exist_ok=True)
     data = Path(tempfile.mkdtemp(prefix="kafka-", dir=run_dir))
+    try:
+        _format(java, jvm_options, data, port, cport, secure)
+    except BaseException:
+        # Removed, so that no later start() takes it for a broker's folder to restart.
+        shutil.rmtree(data, ignore_errors=True)
+        raise
+    return data
+
+
+def _format(
+    java: str, jvm_options: list[str], data: Path, port: int, cport: int, secure: bool
+) -> None:
+    """Fill the empty folder data: server.properties, certificates and the admin's
+    password if secure, and the storage formatted."""
     bootstrap = f"127.0.0.1:{port}"
     admin_password = secrets.token_urlsafe(24) if secure else None
     if admin_password:
@@ -112,10 +131,10 @@ message.max.bytes=4194304
     finally:
         argument_file.unlink()
     if formatted.returncode != 0:
-        # Removed, so that no later start() takes it for a broker's folder to restart.
-        shutil.rmtree(data, ignore_errors=True)
-        raise LocalKafkaError(f"formatting Kafka storage failed:\n{formatted.stdout}")
-    return data
+        output = (
+            formatted.stdout.replace(admin_password, "***") if admin_password else formatted.stdout
+        )
+        raise LocalKafkaError(f"formatting Kafka storage failed:\n{output}")
 
 
 def bootstrap_of(properties: Path) -> str:

@@ -49,10 +49,21 @@ def provision(
     """Bring the broker to the plan for these departments (the registry's); only print the
     plan with dry_run. Returns its steps."""
     departments = sorted(departments)
+    try:
+        goal = wanted(
+            departments,
+            wanted_topics(settings, departments),
+            settings.group_id,
+            settings.sasl_username,
+        )
+    except ValueError as error:
+        raise ProvisionError(f"the registry cannot be provisioned: {error}") from None
     admin = BrokerAdmin(settings)
     current, foreign = admin.current()
-    goal = wanted(departments, wanted_topics(settings, departments), settings.group_id)
-    steps_plan = plan(goal, current, settings.sasl_username)
+    passwords = Passwords(secrets_dir, progress)
+    steps_plan = plan(
+        goal, current, settings.sasl_username, lambda user: passwords.path(user).is_file()
+    )
     steps_plan.steps += [
         Step("report", "acl", binding.principal, f"{binding}: not planned, left as is")
         for binding in foreign
@@ -62,7 +73,7 @@ def provision(
         progress(f"provision: dry run: {steps_plan.changes} to create, nothing changed")
         return steps_plan.steps
     if steps_plan.changes:
-        admin.apply(steps_plan, Passwords(secrets_dir, progress).password, progress)
+        admin.apply(steps_plan, passwords.password, progress)
         admin.wait_applied(steps_plan)
     else:
         progress("provision: nothing to change")
@@ -70,12 +81,13 @@ def provision(
 
 
 def run_provision(dry_run: bool, secrets_dir: Path) -> int:
-    settings = HubSettings()
     began = time.monotonic()
     try:
+        settings = HubSettings()
         registry = Registry.load(settings.schemas_dir)
         steps = provision(settings, registry.codes, secrets_dir, dry_run)
-    except ProvisionError as error:
+    # ValueError: settings that cannot connect (pydantic's errors are ValueErrors too).
+    except (ProvisionError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     counts = {a: sum(s.action == a for s in steps) for a in ("create", "keep", "report")}

@@ -1,11 +1,12 @@
 """The broker's topics, SCRAM users and ACLs, read and created over Kafka's admin protocol
 (confluent-kafka's AdminClient: aiokafka's has no ACL or SCRAM calls)."""
 
+import asyncio
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import (
     AclBinding,
     AclBindingFilter,
@@ -20,11 +21,14 @@ from confluent_kafka.admin import (
     UserScramCredentialUpsertion,
 )
 
+from pelastus_hub.clients import explain_connect_failure
 from pelastus_hub.settings import HubSettings
 from pelastus_hub.tools.provision.plan import Acl, Current, Plan
 
 # Kafka's default; the broker stores only the salted hash either way.
 SCRAM_ITERATIONS = 8192
+# The first request, which also tells whether the broker can be reached at all.
+CONNECT_TIMEOUT_SECONDS = 10.0
 
 
 class ProvisionError(RuntimeError):
@@ -37,12 +41,9 @@ def admin_config(settings: HubSettings) -> dict[str, str]:
         "bootstrap.servers": settings.bootstrap_servers,
         "security.protocol": settings.security_protocol,
     }
-    if settings.sasl_mechanism:
-        config |= {
-            "sasl.mechanism": settings.sasl_mechanism,
-            "sasl.username": settings.sasl_username,
-            "sasl.password": settings.sasl_password.get_secret_value(),
-        }
+    if login := settings.login():
+        config |= {"sasl.mechanism": settings.sasl_mechanism}
+        config["sasl.username"], config["sasl.password"] = login
     optional = {
         "ssl.ca.location": settings.ssl_cafile,
         "ssl.certificate.location": settings.ssl_certfile,
@@ -88,9 +89,15 @@ def _acl(binding: AclBinding) -> Acl | None:
 
 class BrokerAdmin:
     def __init__(self, settings: HubSettings, timeout: float = 30.0) -> None:
-        self.timeout = timeout
+        self.settings, self.timeout = settings, timeout
         self.where = settings.bootstrap_servers
-        self.admin = AdminClient(admin_config(settings))
+        # librdkafka's own error lines (a refused connection every few milliseconds) say
+        # less than the explanation a failure gets here.
+        self.admin = AdminClient(admin_config(settings) | {"log_level": 2})
+
+    def _unreachable(self, error: Exception) -> ProvisionError:
+        reason = asyncio.run(explain_connect_failure(self.settings.kafka_options()))
+        return ProvisionError(f"cannot reach the broker: {reason} ({error})")
 
     def _result(self, future: Future, what: str):
         try:
@@ -105,13 +112,27 @@ class BrokerAdmin:
 
     def current(self) -> tuple[Current, list[AclBinding]]:
         """What the broker holds, and the bindings of kinds this module never makes."""
-        metadata = self.admin.list_topics(timeout=self.timeout)
+        try:
+            metadata = self.admin.list_topics(timeout=CONNECT_TIMEOUT_SECONDS)
+        except KafkaException as error:
+            raise self._unreachable(error) from None
         topics = {
             name: (len(t.partitions), len(t.partitions[0].replicas) if t.partitions else 0)
             for name, t in metadata.topics.items()
             if not name.startswith("__")
         }
-        users = self._result(self.admin.describe_user_scram_credentials(), "listing SCRAM users")
+        described = self._result(
+            self.admin.describe_user_scram_credentials(), "listing SCRAM users"
+        )
+        # A user without a SCRAM-SHA-512 credential is one to create (which adds it).
+        users = {
+            user
+            for user, description in described.items()
+            if any(
+                info.mechanism == ScramMechanism.SCRAM_SHA_512
+                for info in description.scram_credential_infos
+            )
+        }
         everything = AclBindingFilter(
             ResourceType.ANY,
             None,
@@ -139,7 +160,14 @@ class BrokerAdmin:
                 for t in plan.topics
             ]
             for name, future in self.admin.create_topics(new).items():
-                self._result(future, f"creating topic {name}")
+                try:
+                    future.result(timeout=self.timeout)
+                except KafkaException as error:
+                    # Made meanwhile, by a worker or another run: there, as planned.
+                    if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                        raise ProvisionError(
+                            f"creating topic {name} at {self.where} failed: {error.args[0].str()}"
+                        ) from None
             progress(f"provision: {len(new)} topics created")
         if plan.users:
             info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, SCRAM_ITERATIONS)

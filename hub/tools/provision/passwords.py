@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
+from pelastus_hub.settings import read_secret
 from pelastus_hub.tools.private_file import write_private
 
 
@@ -21,10 +22,11 @@ class Passwords:
 
     def password(self, user: str) -> bytes:
         path = self.path(user)
-        if path.is_file():
-            return path.read_bytes().removesuffix(b"\n")
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         made = secrets.token_urlsafe(24).encode()
-        write_private(path, made)
+        try:  # exclusive: a file there, or made meanwhile by another run, is the password
+            write_private(path, made, exclusive=True)
+        except FileExistsError:
+            return read_secret(path).encode()
         self.progress(f"provision: a new password for {user} in {path}")
         return made

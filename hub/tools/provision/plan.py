@@ -12,10 +12,11 @@ Nothing here is removed: whatever the broker holds that the registry no longer a
 (a department taken out of it, an ACL added by hand) is reported, for a person to decide.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from pelastus_hub.contract.topics import feedback_topic
+from pelastus_hub.runtime.group_offsets import OFFSETS_TOPIC, RUNTIME_GROUP_SUFFIX
 
 HUB_USER = "pelastus-hub"
 READER_USER = "national-reader"
@@ -89,9 +90,6 @@ class Plan:
     def changes(self) -> int:
         return len(self.topics) + len(self.users) + len(self.acls)
 
-    def count(self, action: str) -> int:
-        return sum(step.action == action for step in self.steps)
-
 
 def department_acls(code: str) -> list[Acl]:
     return [
@@ -111,9 +109,13 @@ def hub_acls(group_id: str) -> list[Acl]:
             for p in (NATIONAL_PREFIX, HUB_PREFIX)
             for op in ("READ", "WRITE")
         ),
-        # The batch consumer's group and Faust's (<group id>-runtime).
-        Acl(HUB_USER, "READ", "GROUP", group_id, True),
+        # The batch consumer's group and Faust's.
+        Acl(HUB_USER, "READ", "GROUP", group_id, False),
+        Acl(HUB_USER, "READ", "GROUP", group_id + RUNTIME_GROUP_SUFFIX, False),
         Acl(HUB_USER, "WRITE", "TRANSACTIONAL_ID", f"{group_id}-", True),
+        # A worker resuming waits until no transaction is open in its group's partition of
+        # the offsets topic (hub/runtime/resume.py): it asks for that partition's offsets.
+        Acl(HUB_USER, "DESCRIBE", "TOPIC", OFFSETS_TOPIC, False),
     ]
 
 
@@ -124,8 +126,20 @@ def reader_acls() -> list[Acl]:
     ]
 
 
-def wanted(departments: Iterable[str], topics: Iterable[Topic], group_id: str) -> Wanted:
+def wanted(
+    departments: Iterable[str], topics: Iterable[Topic], group_id: str, admin_user: str | None
+) -> Wanted:
+    """The plan's goal; a ValueError where a department's name would take another user's
+    place or rights."""
     codes = sorted(departments)
+    for code in codes:
+        if code in (HUB_USER, READER_USER, admin_user):
+            raise ValueError(f"department {code!r} has the name of the {code} user")
+        if group_id.startswith(f"{code}.") or "." in code:
+            raise ValueError(
+                f"department {code!r}: its groups ({code}.*) would take in the hub's "
+                f"({group_id}), or its code has a dot"
+            )
     acls = [acl for code in codes for acl in department_acls(code)]
     acls += hub_acls(group_id) + reader_acls()
     return Wanted(tuple(topics), (*codes, HUB_USER, READER_USER), tuple(acls))
@@ -139,9 +153,15 @@ def department_of(topic: str) -> str | None:
     return None
 
 
-def plan(wanted: Wanted, current: Current, admin_user: str | None) -> Plan:
+def plan(
+    wanted: Wanted,
+    current: Current,
+    admin_user: str | None,
+    has_password: Callable[[str], bool] = lambda user: True,
+) -> Plan:
     """The steps from current to wanted: create what is missing, keep what is there,
-    report what is there but not wanted, or there but not as wanted."""
+    report what is there but not wanted, a topic with fewer partitions or other replicas
+    than planned, and a user whose password file is missing (no one can be given it)."""
     result = Plan()
     steps = result.steps
     wanted_topics = {topic.name: topic for topic in wanted.topics}
@@ -150,8 +170,11 @@ def plan(wanted: Wanted, current: Current, admin_user: str | None) -> Plan:
         if held is None:
             result.topics.append(topic)
             steps.append(Step("create", "topic", topic.name, topic.detail()))
-        elif held[0] < topic.partitions:
-            detail = f"has {held[0]} partitions, fewer than {topic.partitions}: left as is"
+        elif held[0] < topic.partitions or held[1] != topic.replicas:
+            detail = (
+                f"has {held[0]} partitions and {held[1]} replicas, planned "
+                f"{topic.partitions} and {topic.replicas}: left as is"
+            )
             steps.append(Step("report", "topic", topic.name, detail))
         else:
             steps.append(Step("keep", "topic", topic.name, topic.detail()))
@@ -161,7 +184,10 @@ def plan(wanted: Wanted, current: Current, admin_user: str | None) -> Plan:
             detail = f"department {code} is not in the registry: left as is"
             steps.append(Step("report", "topic", name, detail))
     for user in wanted.users:
-        if user in current.users:
+        if user in current.users and not has_password(user):
+            detail = "SCRAM-SHA-512, but no password file for it: left as is"
+            steps.append(Step("report", "user", user, detail))
+        elif user in current.users:
             steps.append(Step("keep", "user", user, "SCRAM-SHA-512"))
         else:
             result.users.append(user)

@@ -12,13 +12,13 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.errors import KafkaError
 from pydantic import SecretStr
 
-from pelastus_hub.clients import ConnectFailed, KafkaClients, explain_connect_failure
+from pelastus_hub.clients import ConnectFailed, KafkaClients, start_or_explain
 from pelastus_hub.contract.registry import Registry
 from pelastus_hub.runtime.retry import failure_reason, is_retriable, retry_delay
-from pelastus_hub.settings import HubSettings
+from pelastus_hub.settings import HubSettings, read_secret
 from pelastus_hub.tools.simulator.message import Message
 from pelastus_hub.tools.simulator.oracle import ground_truth
 from pelastus_hub.tools.simulator.traffic import generate
@@ -30,7 +30,19 @@ STOP_FLUSH_SECONDS = 15.0  # the longest a stop waits for the brokers to take wh
 
 def department_clients(settings: HubSettings, code: str, credentials_dir: Path) -> KafkaClients:
     """A department's connection: the settings' broker and TLS, the department's own user."""
-    password = (credentials_dir / f"{code}.password").read_text().removesuffix("\n")
+    if not settings.sasl_mechanism:
+        raise ConnectFailed(
+            f"departments log in as themselves only over SASL: {settings.security_protocol} "
+            "has no login (set PELASTUS_HUB_SECURITY_PROTOCOL=SASL_SSL and "
+            "PELASTUS_HUB_SASL_MECHANISM)"
+        )
+    path = credentials_dir / f"{code}.password"
+    try:
+        password = read_secret(path)
+    except OSError as error:
+        raise ConnectFailed(f"no password for department {code}: {error}") from None
+    if not password:
+        raise ConnectFailed(f"no password for department {code}: {path} is empty")
     login = {"sasl_username": code, "sasl_password": SecretStr(password)}
     return KafkaClients.from_settings(settings.model_copy(update=login))
 
@@ -248,11 +260,7 @@ async def run(
     next_report, sent, finished = began + 1, 0, False
     try:
         for connection, producer in made.values():  # in the try: a failed start is closed too
-            try:
-                await producer.start()
-            except KafkaConnectionError as error:
-                reason = await explain_connect_failure(connection.options)
-                raise ConnectFailed(f"cannot connect to the brokers: {reason}") from error
+            await start_or_explain(producer, connection, "to the brokers")
         while sent < total:
             now = loop.time()
             # Message i is due at began + i / rate: send all that are due in one burst.

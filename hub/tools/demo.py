@@ -34,13 +34,18 @@ def _say(line: str) -> None:
     print(f"[pelastus-hub] {line}", file=sys.stderr, flush=True)
 
 
-def status_line(base_url: str, worker_pid: int | None = None) -> str:
-    """What the hub publishes now, as an operator would read it off the API; with the
-    worker's pid, also its memory, lag and state (the soak's figures)."""
+def status_line(worker: WorkerProcess) -> str:
+    """What the hub publishes now, as an operator would read it off the API (with the
+    tokens the worker was given), and the worker's memory, lag and state (the soak's
+    figures)."""
+    base_url, worker_pid = worker.url, worker.process.pid
     try:
-        with urllib.request.urlopen(f"{base_url}/api/v1/capability", timeout=2) as response:
+        capability = urllib.request.Request(
+            f"{base_url}/api/v1/capability", headers=worker.headers("api")
+        )
+        with urllib.request.urlopen(capability, timeout=2) as response:
             snapshot = json.load(response)
-        metrics = read_samples(base_url, timeout=2)
+        metrics = read_samples(base_url, timeout=2, headers=worker.headers("metrics"))
     except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
         return f"no snapshot yet ({error})"
     outcomes = totals(metrics, "pelastus_hub_records_total", ("outcome",))
@@ -56,13 +61,8 @@ def status_line(base_url: str, worker_pid: int | None = None) -> str:
         f"{national['strain']}; {national['incidents']['open']} open incidents; "
         f"{ready['firefighters'] + ready['officers'] + ready['ems']} on duty and "
         f"{ready['volunteers_available']} volunteers at {ready['stations']} stations; "
-        f"records: {counted}"
-        + (
-            ""
-            if worker_pid is None
-            else f"; worker RSS {resident_mib(worker_pid):.0f} MiB, event lag {max(lags):.1f} s, "
-            f"state {', '.join(f'{n:.0f} {f}' for (f,), n in sorted(held.items()))}"
-        )
+        f"records: {counted}; worker RSS {resident_mib(worker_pid):.0f} MiB, event lag "
+        f"{max(lags):.1f} s, state {', '.join(f'{n:.0f} {f}' for (f,), n in sorted(held.items()))}"
     )
 
 
@@ -203,11 +203,11 @@ def run_demo(args: argparse.Namespace) -> int:
                 _say(f"the worker exited with code {process.returncode}; see {worker_log}")
                 return 1
             if time.monotonic() >= next_status:
-                _say(status_line(base_url, process.pid))
+                _say(status_line(worker))
                 first_rss = first_rss or resident_mib(process.pid)
                 next_status += every
             time.sleep(0.5)
-        _say(status_line(base_url, process.pid))
+        _say(status_line(worker))
         if first_rss:
             _say(
                 f"worker RSS {first_rss:.0f} MiB at the first report, "

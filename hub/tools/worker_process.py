@@ -69,7 +69,9 @@ class WorkerProcess:
                     f"see {self.log_path}"
                 )
             try:
-                readyz = urllib.request.Request(f"{self.url}/readyz", headers=self.health_headers)
+                readyz = urllib.request.Request(
+                    f"{self.url}/readyz", headers=self.headers("health")
+                )
                 with urllib.request.urlopen(readyz, timeout=2) as response:
                     if json.load(response).get("ready"):
                         return
@@ -78,12 +80,13 @@ class WorkerProcess:
             time.sleep(0.25)
         raise RuntimeError(f"the worker was not ready within {timeout:.0f} s; see {self.log_path}")
 
-    @property
-    def health_headers(self) -> dict[str, str]:
-        """What /healthz and /readyz ask for: the health token of the worker's environment,
-        if it has one (PELASTUS_HUB_HEALTH_TOKEN, or the file PELASTUS_HUB_HEALTH_TOKEN_FILE)."""
-        token = self.env.get("PELASTUS_HUB_HEALTH_TOKEN")
-        if not token and (path := self.env.get("PELASTUS_HUB_HEALTH_TOKEN_FILE")):
+    def headers(self, group: str) -> dict[str, str]:
+        """What the worker's routes of group (api, metrics or health) ask for: the group's
+        token in the worker's environment, if it has one (PELASTUS_HUB_<GROUP>_TOKEN, or
+        the file PELASTUS_HUB_<GROUP>_TOKEN_FILE)."""
+        variable = f"PELASTUS_HUB_{group.upper()}_TOKEN"
+        token = self.env.get(variable)
+        if not token and (path := self.env.get(f"{variable}_FILE")):
             token = read_secret(Path(path))
         return {"Authorization": f"Bearer {token}"} if token else {}
 

@@ -120,8 +120,9 @@ def peak_rss_bytes(pid: int) -> int:
     raise RuntimeError("no VmHWM in /proc status")
 
 
-def _consumed(url: str) -> float:
-    return sum(totals(read_samples(url), "pelastus_hub_records_total").values())
+def _consumed(worker: WorkerProcess) -> float:
+    samples = read_samples(worker.url, headers=worker.headers("metrics"))
+    return sum(totals(samples, "pelastus_hub_records_total").values())
 
 
 def production_worker(
@@ -146,7 +147,7 @@ def production_worker(
         worker.start()
         pid = worker.process.pid
         say(f"worker process {pid}: consuming the backlog of {args.messages} messages")
-        while _consumed(worker.url) < args.messages:
+        while _consumed(worker) < args.messages:
             time.sleep(0.5)
         say(f"worker process: steady {args.latency_rate:g} msgs/s for {args.latency_seconds:g} s")
         latencies = asyncio.run(

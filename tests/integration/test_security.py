@@ -437,3 +437,15 @@ async def _everything_on(secured: Secured, topics: list[str]) -> list[tuple[str,
         return found
     finally:
         await consumer.stop()
+
+
+def test_a_killed_hub_worker_resumes_under_its_acls(hub_worker):
+    """Restarted, it finds its group's offsets partition (no warning that it cannot), is
+    ready again and goes on from its committed offsets: every right a resuming worker uses
+    is granted."""
+    assert hub_worker.records_total()  # it had consumed before it was killed
+    hub_worker.kill()
+    hub_worker.start()
+    assert "cannot be seen" not in hub_worker.log_path.read_text()
+    # Nothing was sent since: a worker that went on from anywhere else would count again.
+    assert hub_worker.records_total() == {}

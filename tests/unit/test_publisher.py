@@ -17,7 +17,6 @@ from aiokafka.errors import (
 
 import pelastus_hub.client.publisher
 from pelastus_hub.client.publisher import InvalidEvent, Publisher, PublishError
-from pelastus_hub.clients import KafkaClients
 from pelastus_hub.contract.reasons import Reason
 from pelastus_hub.contract.records import ValidEvent
 from pelastus_hub.contract.registry import Registry
@@ -219,7 +218,7 @@ async def test_publish_sends_the_built_record(kafka: FakeKafka) -> None:
 
 
 def test_the_producer_connects_as_the_settings_say() -> None:
-    assert KafkaClients.from_settings(publisher().settings).options == {
+    assert publisher().clients.options == {
         "bootstrap_servers": "broker.invalid:9092",
         "security_protocol": "PLAINTEXT",
     }

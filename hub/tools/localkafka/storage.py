@@ -2,7 +2,8 @@
 
 A secured folder (secure=True) also holds the broker's certificates (tls/) and the admin's
 password (admin.password), and its broker takes clients only over TLS with SCRAM-SHA-512,
-allowing nothing an ACL does not allow, except to the admin.
+allowing nothing an ACL does not allow, except to the admin and to the broker itself
+(by its certificate, on the controller listener).
 """
 
 import base64

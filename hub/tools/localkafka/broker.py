@@ -139,7 +139,7 @@ class LocalKafka:
         """connection() as PELASTUS_HUB_* variables for a child process, the password as a
         file (the admin's own by default); user None leaves the login out. A field unset is
         an empty variable, which counts as unset, whatever the child inherits."""
-        env = {}
+        env = {"PELASTUS_HUB_SASL_PASSWORD": ""}  # the file, never both
         for name, value in self.connection(user or ADMIN, "").items():
             if name == "sasl_password":
                 name = "sasl_password_file"

@@ -70,7 +70,6 @@ def provision(
     ]
     progress(table(steps_plan.steps))
     if dry_run:
-        progress(f"provision: dry run: {steps_plan.changes} to create, nothing changed")
         return steps_plan.steps
     if steps_plan.changes:
         admin.apply(steps_plan, passwords.password, progress)

@@ -72,7 +72,7 @@ def test_only_the_hub_touches_hub_topics_and_the_reader_only_reads_national_ones
         (["national-reader"], "pelastus-hub", "has the name of the national-reader user"),
         (["admin"], "pelastus-hub", "has the name of the admin user"),
         (["lappi"], "lappi.hub", "would take in the hub's"),
-        (["lappi.north"], "pelastus-hub", "has a dot"),
+        (["lappi.north"], "pelastus-hub", "a code has no dot"),
     ],
 )
 def test_a_department_cannot_be_named_into_another_users_rights(codes, group_id, refused):

@@ -135,10 +135,11 @@ def wanted(
     for code in codes:
         if code in (HUB_USER, READER_USER, admin_user):
             raise ValueError(f"department {code!r} has the name of the {code} user")
-        if group_id.startswith(f"{code}.") or "." in code:
+        if "." in code:  # the prefixes of its topics and groups end in one
+            raise ValueError(f"department {code!r}: a code has no dot")
+        if group_id.startswith(f"{code}."):
             raise ValueError(
-                f"department {code!r}: its groups ({code}.*) would take in the hub's "
-                f"({group_id}), or its code has a dot"
+                f"department {code!r}: its groups ({code}.*) would take in the hub's ({group_id})"
             )
     acls = [acl for code in codes for acl in department_acls(code)]
     acls += hub_acls(group_id) + reader_acls()

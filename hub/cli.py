@@ -5,20 +5,44 @@ import argparse
 import asyncio
 import contextlib
 import sys
+from importlib import metadata
 from pathlib import Path
 
-from pelastus_hub.settings import HubSettings
+from pydantic import ValidationError
+
+from pelastus_hub.settings import HubSettings, SettingsError, explain, settings_help
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line; settings that cannot be read end it with their explanation and
+    exit code 2, as a usage error does."""
+    try:
+        return _main(argv)
+    except ValidationError as error:
+        print(f"error: the settings cannot be used:\n{explain(error)}", file=sys.stderr)
+    except SettingsError as error:
+        print(f"error: the settings cannot be used:\n{error}", file=sys.stderr)
+    return 2
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(
         prog="pelastus-hub",
         description="Event exchange of Finland's rescue departments. Configuration comes from "
         "PELASTUS_HUB_* environment variables (see README).",
     )
+    # The command runs only from an installed distribution: its version is there.
+    installed = metadata.version("pelastus-hub")
+    parser.add_argument("--version", action="version", version=f"pelastus-hub {installed}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    commands.add_parser("worker", help="run a hub worker (Faust app, web API, metrics)")
+    commands.add_parser(
+        "worker",
+        help="run a hub worker (Faust app, web API, metrics)",
+        description="One hub worker, configured by its environment.",
+        epilog=settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
     simulate = commands.add_parser("simulate", help="produce simulated department traffic")
     _simulation_options(simulate)

@@ -9,8 +9,9 @@ import socket
 import ssl
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 PACKAGE = Path(__file__).resolve().parent
@@ -27,6 +28,10 @@ ENV_PREFIX = "PELASTUS_HUB_"
 # Each may instead be read from a file: PELASTUS_HUB_<NAME>_FILE, as orchestrators mount
 # secrets, so that a secret need appear in no command line, environment listing or log.
 SECRET_FIELDS = ("sasl_password", "api_token", "metrics_token", "health_token")
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be read: the message names the variable."""
 
 
 def read_secret(path: Path) -> str:
@@ -48,13 +53,15 @@ class SecretFiles(PydanticBaseSettingsSource):
             if not path:
                 continue
             if os.environ.get(variable):
-                raise ValueError(f"set {variable} or {variable}_FILE, not both")
+                raise SettingsError(f"set {variable} or {variable}_FILE, not both")
             try:
                 values[name] = read_secret(Path(path))
             except OSError as error:
-                raise ValueError(f"{variable}_FILE: cannot read {path}: {error.strerror}") from None
+                raise SettingsError(
+                    f"{variable}_FILE: cannot read {path}: {error.strerror}"
+                ) from None
             except UnicodeDecodeError:
-                raise ValueError(f"{variable}_FILE: {path} is not UTF-8 text") from None
+                raise SettingsError(f"{variable}_FILE: {path} is not UTF-8 text") from None
         return values
 
 
@@ -76,10 +83,14 @@ class HubSettings(BaseSettings):
     bootstrap_servers: str = Field(
         "127.0.0.1:9092", description="Kafka bootstrap servers, comma separated."
     )
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="How clients connect: PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL."
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, description="With SASL_*: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512."
+    )
+    sasl_username: str | None = Field(None, description="The user to log in as.")
+    sasl_password: SecretStr | None = Field(None, description="Its password.")
     ssl_cafile: Path | None = Field(
         None,
         description="CA certificate(s) the broker's is checked against (PEM); "
@@ -102,14 +113,17 @@ class HubSettings(BaseSettings):
     def _connection_is_complete(self) -> "HubSettings":
         sasl = self.security_protocol.startswith("SASL_")
         if sasl and not self.sasl_mechanism:
-            raise ValueError(f"security_protocol {self.security_protocol} needs sasl_mechanism")
+            raise ValueError(
+                f"{ENV_PREFIX}SECURITY_PROTOCOL={self.security_protocol} needs "
+                f"{ENV_PREFIX}SASL_MECHANISM"
+            )
         if not sasl and self.sasl_mechanism:
             raise ValueError(
-                f"sasl_mechanism is set but security_protocol is {self.security_protocol}: "
-                "use SASL_SSL (or SASL_PLAINTEXT)"
+                f"{ENV_PREFIX}SASL_MECHANISM is set but {ENV_PREFIX}SECURITY_PROTOCOL is "
+                f"{self.security_protocol}: use SASL_SSL (or SASL_PLAINTEXT)"
             )
         if bool(self.ssl_certfile) != bool(self.ssl_keyfile):
-            raise ValueError("give ssl_certfile and ssl_keyfile together")
+            raise ValueError(f"give {ENV_PREFIX}SSL_CERTFILE and {ENV_PREFIX}SSL_KEYFILE together")
         return self
 
     group_id: str = Field("pelastus-hub", description="Consumer group the workers share.")
@@ -142,12 +156,23 @@ class HubSettings(BaseSettings):
         1800.0, ge=0, description="How long after its end a KPI window still takes events."
     )
     kpi_time_zone: str = Field("Europe/Helsinki", description="Where a KPI day begins and ends.")
+
+    @field_validator("kpi_time_zone")
+    @classmethod
+    def _zone_is_known(cls, zone: str) -> str:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                "give a time zone of the IANA database, e.g. Europe/Helsinki"
+            ) from None
+        return zone
+
     # First-unit response-time targets by risk class (Ministry of the Interior 21/2012).
-    kpi_target_seconds: dict[Literal["I", "II", "III"], float] = {
-        "I": 360.0,
-        "II": 600.0,
-        "III": 1200.0,
-    }
+    kpi_target_seconds: dict[Literal["I", "II", "III"], float] = Field(
+        {"I": 360.0, "II": 600.0, "III": 1200.0},
+        description="First-unit response-time targets by risk class, JSON.",
+    )
 
     @field_validator("kpi_target_seconds")
     @classmethod
@@ -171,13 +196,17 @@ class HubSettings(BaseSettings):
         "aborting it; other workers' reads of the changelogs wait that long at most.",
     )
     web_host: str = Field("127.0.0.1", description="Address of the HTTP API and /metrics.")
-    web_port: int = Field(6066, ge=0, le=65535)
+    web_port: int = Field(6066, ge=0, le=65535, description="Port of the HTTP API and /metrics.")
     # Bearer tokens of the HTTP routes, one per group; a group without one is open.
     api_token: SecretStr | None = Field(None, description="Required by /api/v1/*.")
     metrics_token: SecretStr | None = Field(None, description="Required by /metrics.")
     health_token: SecretStr | None = Field(None, description="Required by /healthz and /readyz.")
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
-    schemas_dir: Path = Field(default_factory=packaged_schemas)
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="debug, info, warning or error."
+    )
+    schemas_dir: Path = Field(
+        default_factory=packaged_schemas, description="The contract: the package's own."
+    )
 
     @property
     def instance(self) -> str:
@@ -228,3 +257,32 @@ class HubSettings(BaseSettings):
             options["sasl_mechanism"] = self.sasl_mechanism
             options["sasl_plain_username"], options["sasl_plain_password"] = login
         return options
+
+
+def explain(error: ValidationError) -> str:
+    """Settings' validation errors as a person fixes them: a line for each, naming the
+    variable, the value given (never a secret's) and what is allowed."""
+    lines = []
+    for problem in error.errors(include_url=False):
+        where = problem["loc"]
+        message = problem["msg"].removeprefix("Value error, ")
+        if not where:  # a rule across settings
+            lines.append(message)
+            continue
+        variable = f"{ENV_PREFIX}{str(where[0]).upper()}"
+        given = "" if where[0] in SECRET_FIELDS else f"={problem.get('input')!r}"
+        key = "".join(f"[{part!r}]" for part in where[1:])
+        lines.append(f"{variable}{key}{given}: {message}")
+    return "\n".join(lines)
+
+
+def settings_help() -> str:
+    """Every setting's variable, default and meaning, for `worker --help`."""
+    lines = ["settings (environment variables; a secret may also be given as <NAME>_FILE):"]
+    for name, field in HubSettings.model_fields.items():
+        default = "(computed)" if field.default_factory else field.default
+        shown = "unset" if default is None else default
+        lines.append(f"  {ENV_PREFIX}{name.upper()} (default: {shown})")
+        if field.description:
+            lines.append(f"      {field.description}")
+    return "\n".join(lines)

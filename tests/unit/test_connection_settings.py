@@ -52,11 +52,16 @@ def test_an_empty_variable_counts_as_unset(monkeypatch):
 
 
 def test_an_incomplete_connection_is_refused():
-    with pytest.raises(ValidationError, match="SASL_SSL needs sasl_mechanism"):
+    with pytest.raises(
+        ValidationError,
+        match="PELASTUS_HUB_SECURITY_PROTOCOL=SASL_SSL needs PELASTUS_HUB_SASL_MECHANISM",
+    ):
         HubSettings(security_protocol="SASL_SSL")
     with pytest.raises(ValidationError, match="use SASL_SSL"):
         HubSettings(sasl_mechanism="SCRAM-SHA-512")
-    with pytest.raises(ValidationError, match="ssl_certfile and ssl_keyfile together"):
+    with pytest.raises(
+        ValidationError, match="PELASTUS_HUB_SSL_CERTFILE and PELASTUS_HUB_SSL_KEYFILE together"
+    ):
         HubSettings(security_protocol="SSL", ssl_certfile="client.pem")
     # The login is checked where a client connects: the simulator sets it per department.
     with pytest.raises(ValueError, match="needs PELASTUS_HUB_SASL_USERNAME"):

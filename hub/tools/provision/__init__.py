@@ -81,11 +81,11 @@ def provision(
 
 def run_provision(dry_run: bool, secrets_dir: Path) -> int:
     began = time.monotonic()
+    settings = HubSettings()  # unreadable settings: the command line explains them
     try:
-        settings = HubSettings()
         registry = Registry.load(settings.schemas_dir)
         steps = provision(settings, registry.codes, secrets_dir, dry_run)
-    # ValueError: settings that cannot connect (pydantic's errors are ValueErrors too).
+    # ValueError: settings that cannot connect (HubSettings.login).
     except (ProvisionError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from pelastus_hub.families import FAMILIES
 from pelastus_hub.settings import HubSettings, SettingsError, explain, settings_help
 
 
@@ -101,6 +102,11 @@ def _main(argv: list[str] | None) -> int:
     )
     validate.add_argument(
         "--key", help="the record key they are sent with (default: the entity id)"
+    )
+    validate.add_argument(
+        "--family",
+        choices=sorted(FAMILIES),
+        help="the messages are bare payloads of this family (an event's data), no envelope",
     )
     validate.add_argument("--format", choices=["text", "json"], default="text")
 

@@ -3,7 +3,9 @@
 Departments run it before they go live and in their own CI: what it accepts, the
 hub accepts, because it is the hub's Validator that decides. Each file holds one
 CloudEvent in structured mode; `.jsonl` and `.ndjson` files (or --jsonl) hold one
-per line; `-` reads standard input.
+per line; `-` reads standard input. With --family, each holds a bare payload of that
+family (what goes in an event's `data`): it is checked inside an envelope made for it,
+and what is wrong is pointed to in the payload itself.
 """
 
 import argparse
@@ -39,6 +41,40 @@ def read_messages(paths: list[str], jsonl: bool, stdin: TextIO) -> Iterator[tupl
                     yield f"{name}:{number}", line
         else:
             yield name, raw
+
+
+def enveloped(raw: bytes, family: str, now: datetime, number: int) -> bytes:
+    """A bare payload in a structured CloudEvent of its family's newest major version, as
+    a department's system would send it; left as it is if it is no JSON object (the
+    validator then says what is wrong with it as a value)."""
+    try:
+        payload = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw
+    if not isinstance(payload, dict):
+        return raw
+    department = payload.get("department")
+    event = {
+        "specversion": "1.0",
+        "id": f"validate-{number}",
+        "source": f"/pelastuslaitos/{department}/validate",
+        "type": f"fi.pelastus.{family}.v{max(FAMILIES[family].models)}",
+        "time": now.isoformat(),
+        "datacontenttype": "application/json",
+        "data": payload,
+    }
+    return orjson.dumps(event)
+
+
+def in_payload(verdict: dict[str, Any]) -> dict[str, Any]:
+    """A verdict on an enveloped payload, pointing into the payload rather than the event."""
+    if verdict["valid"]:
+        return {key: value for key, value in verdict.items() if key != "event_id"}
+    pointer = verdict["pointer"]
+    if pointer is not None and pointer.startswith("/data"):
+        verdict["pointer"] = pointer.removeprefix("/data")
+        verdict["message"] = verdict["message"].replace(pointer, verdict["pointer"] or "/", 1)
+    return {key: value for key, value in verdict.items() if key != "event_id"}
 
 
 def check_message(
@@ -100,9 +136,12 @@ def run_validate(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     results = []
     try:
-        for where, raw in read_messages(args.paths, args.jsonl, sys.stdin):
-            verdict = check_message(raw, validator, registry, args.department, args.key, now)
-            results.append({"location": where, **verdict})
+        for number, (where, raw) in enumerate(read_messages(args.paths, args.jsonl, sys.stdin)):
+            message = raw if args.family is None else enveloped(raw, args.family, now, number)
+            verdict = check_message(message, validator, registry, args.department, args.key, now)
+            results.append(
+                {"location": where, **(verdict if args.family is None else in_payload(verdict))}
+            )
     except OSError as error:
         print(f"error: cannot read {error.filename}: {error.strerror}", file=sys.stderr)
         return 2
@@ -113,9 +152,8 @@ def run_validate(args: argparse.Namespace) -> int:
     else:
         for r in results:
             if r["valid"]:
-                print(
-                    f"ok       {r['location']}: {r['family']} {r['entity_id']} (event {r['event_id']})",
-                )
+                event = f" (event {r['event_id']})" if "event_id" in r else ""
+                print(f"ok       {r['location']}: {r['family']} {r['entity_id']}{event}")
             else:
                 # Messages start with the JSON pointer of what is wrong, where there is one.
                 print(f"invalid  {r['location']}: {r['reason']}: {r['message']}")

@@ -100,3 +100,42 @@ def test_every_family_validates_and_incident_rules_are_named(
     assert output[1].startswith(
         f"invalid  {path}:2: municipality_unknown: /data/municipality_code: '000'"
     )
+
+
+@pytest.mark.parametrize("family", ["incident", "readiness", "unit-status"])
+def test_bare_payloads_of_a_family_get_the_verdict_their_names_claim(
+    family: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    examples = sorted((SCHEMAS / family / "examples").glob("*.json"))
+    valid = [path for path in examples if path.name.startswith("valid-")]
+    assert valid and len(valid) < len(examples)
+    code = main(["validate", "--family", family, "--format", "json", *map(str, examples)])
+    assert code == 1
+    report = json.loads(capsys.readouterr().out)
+    verdicts = {Path(m["location"]).name: m for m in report["messages"]}
+    for path in examples:
+        assert verdicts[path.name]["valid"] == path.name.startswith("valid-"), verdicts[path.name]
+    # Pointers point into the payload, not into an envelope the file does not have.
+    for verdict in verdicts.values():
+        if not verdict["valid"]:
+            assert not (verdict["pointer"] or "").startswith("/data"), verdict
+            assert "/data" not in verdict["message"], verdict
+
+
+def test_a_bare_payload_is_pointed_to_as_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    payload = json.loads(
+        (SCHEMAS / "unit-status" / "examples" / "valid-available-at-station.json").read_text()
+    )
+    path = lines(tmp_path / "payloads.jsonl", payload, {**payload, "crew": -1}, [1, 2])
+    assert main(["validate", "--family", "unit-status", str(path)]) == 1
+    output = capsys.readouterr().out.splitlines()
+    assert output[0] == f"ok       {path}:1: unit-status RPI487"
+    assert output[1] == (
+        f"invalid  {path}:2: schema_invalid: /crew: Input should be greater than or equal to 0"
+    )
+    assert output[2].startswith(f"invalid  {path}:3: ")
+    # Without --family the same payload is no event: it has no envelope.
+    assert main(["validate", str(path)]) == 1
+    assert "envelope_field_missing" in capsys.readouterr().out

@@ -8,15 +8,18 @@ each with SIGTERM, and with SIGKILL only if it has not ended in STOP_TIMEOUT_SEC
 """
 
 import argparse
+import fcntl
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import TextIO
 
 from pelastus_hub.settings import HubSettings
 from pelastus_hub.tools import RUN_DIR
@@ -116,8 +119,59 @@ def _stop_requested(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # SIGTERM stops the demo as Ctrl-C does
 
 
+class DemoRefused(RuntimeError):
+    pass
+
+
+def _own_run_folder(folder: Path) -> TextIO:
+    """Hold the run folder for this demo alone, while the returned file stays open: a second
+    demo from the same folder would overwrite this one's logs."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = (folder / "demo.lock").open("a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "?"
+        lock.close()
+        raise DemoRefused(
+            f"another demo runs from {folder} (pid {holder}): stop it first, or run this one "
+            "from another checkout"
+        ) from None
+    lock.truncate(0)
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+    return lock
+
+
+def _port_is_free(host: str, port: int) -> None:
+    """Refuse a web port something else listens on: the demo would read its answers as its
+    own worker's."""
+    with socket.socket() as probe:
+        # As the web server binds: a port a closed connection still waits on is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise DemoRefused(
+                f"the web port {host}:{port} is taken ({error.strerror}), perhaps by another "
+                "hub: set PELASTUS_HUB_WEB_PORT to a free one"
+            ) from None
+
+
 def run_demo(args: argparse.Namespace) -> int:
     settings = HubSettings()
+    try:
+        lock = _own_run_folder(LOG_DIR)
+        _port_is_free(settings.web_host, settings.web_port)
+    except DemoRefused as error:
+        _say(f"error: {error}")
+        return 1
+    with lock:
+        return _run(args, settings)
+
+
+def _run(args: argparse.Namespace, settings: HubSettings) -> int:
     kafka = LocalKafka(progress=_say, secure=args.secure)
     worker = simulator = None
     worker_log, simulator_log = LOG_DIR / "demo-worker.log", LOG_DIR / "demo-simulator.log"
@@ -150,7 +204,6 @@ def run_demo(args: argparse.Namespace) -> int:
             worker_env = {**env, **kafka.environment(HUB_USER, hub_password)}
             credentials.append(f"--credentials-dir={secrets}")
         command = [sys.executable, "-m", "pelastus_hub.cli"]
-        LOG_DIR.mkdir(exist_ok=True)
         worker = WorkerProcess(
             worker_env, worker_log, settings.web_port, settings.web_host, **CHILD_OPTIONS
         )

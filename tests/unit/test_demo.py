@@ -1,7 +1,9 @@
 """How the demo starts and stops its children, with small Python programs as children."""
 
+import argparse
 import os
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -94,3 +96,38 @@ def test_the_simulators_summary_is_its_last_done_or_stopped_line(tmp_path) -> No
     )
     log.write_text("1000 sent, 200/s; valid 1000\n")
     assert demo._summary(log) is None
+
+
+class NoBroker:
+    """Stands in for LocalKafka where the demo must refuse before it starts one."""
+
+    def __init__(self, **options: object) -> None:
+        raise AssertionError("the demo started a broker")
+
+
+def demo_args() -> argparse.Namespace:
+    return argparse.Namespace(secure=False)
+
+
+def test_the_demo_refuses_a_taken_web_port(monkeypatch, tmp_path, capsys) -> None:
+    monkeypatch.setattr(demo, "LOG_DIR", tmp_path)
+    monkeypatch.setattr(demo, "LocalKafka", NoBroker)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        monkeypatch.setenv("PELASTUS_HUB_WEB_PORT", str(taken.getsockname()[1]))
+        assert demo.run_demo(demo_args()) == 1
+    error = capsys.readouterr().err
+    assert "is taken" in error and "PELASTUS_HUB_WEB_PORT" in error
+    assert not (tmp_path / "demo-worker.log").exists()
+
+
+def test_a_second_demo_from_the_same_folder_is_refused(monkeypatch, tmp_path, capsys) -> None:
+    monkeypatch.setattr(demo, "LOG_DIR", tmp_path)
+    monkeypatch.setattr(demo, "LocalKafka", NoBroker)
+    (tmp_path / "demo-worker.log").write_text("the first demo's log\n")
+    with demo._own_run_folder(tmp_path):  # the first demo holds it
+        assert demo.run_demo(demo_args()) == 1
+    error = capsys.readouterr().err
+    assert f"another demo runs from {tmp_path} (pid {os.getpid()})" in error
+    assert (tmp_path / "demo-worker.log").read_text() == "the first demo's log\n"

@@ -241,10 +241,17 @@ def _worker() -> int:
     import faust
 
     from pelastus_hub.runtime.app import create_app
+    from pelastus_hub.runtime.logs import logging_config
 
     settings = HubSettings()
     app, _ = create_app(settings)
-    faust.Worker(app, loglevel=settings.log_level).execute_from_commandline()
+    if settings.log_format == "json":
+        # No banner either: every line a JSON object.
+        config = logging_config(settings.log_level)
+        worker = faust.Worker(app, loglevel=settings.log_level, logging_config=config, quiet=True)
+    else:
+        worker = faust.Worker(app, loglevel=settings.log_level)
+    worker.execute_from_commandline()
     return 0
 
 

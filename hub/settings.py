@@ -204,6 +204,9 @@ class HubSettings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="debug, info, warning or error."
     )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text, or json: one JSON object a line, for a log pipeline."
+    )
     schemas_dir: Path = Field(
         default_factory=packaged_schemas, description="The contract: the package's own."
     )

@@ -17,6 +17,7 @@ from faust.types import TP
 from pelastus_hub.contract import topics
 from pelastus_hub.contract.registry import Registry
 from pelastus_hub.runtime.group_offsets import RUNTIME_GROUP_SUFFIX
+from pelastus_hub.runtime.logs import quiet_settling
 from pelastus_hub.runtime.web import add_routes
 from pelastus_hub.runtime.worker import HubWorker
 from pelastus_hub.settings import HubSettings
@@ -41,6 +42,7 @@ def broker_credentials(settings: HubSettings) -> faust.types.auth.CredentialsT |
 
 def create_app(settings: HubSettings) -> tuple[faust.App, HubWorker]:
     registry = Registry.load(settings.schemas_dir)
+    quiet_settling()
     app = faust.App(
         # Faust's own consumer group must differ from the worker's batch consumer group.
         settings.group_id + RUNTIME_GROUP_SUFFIX,

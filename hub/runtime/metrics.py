@@ -2,14 +2,26 @@
 
 Names follow Prometheus conventions: prefix pelastus_hub_, base units, counters
 ending in _total. Every label value comes from a closed set (registry
-departments, families, outcomes, reason and warning codes, unit types, status classes).
+departments, families, outcomes, reason and warning codes, unit types, status classes,
+the worker's input partitions). Beside them, prometheus_client's process and Python
+collectors (process_*, python_*); counters and histograms have no _created series.
 """
 
 import collections
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from importlib import metadata
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+)
 
 from pelastus_hub.contract.reasons import SECURITY_REASONS
 from pelastus_hub.families.unit_status import NAME as UNIT_STATUS
@@ -20,11 +32,48 @@ from pelastus_hub.pipeline.batch import BatchResult
 BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 
 
+def version() -> str:
+    """The installed distribution's version, as pelastus_hub.__version__ reads it (a runtime
+    module does not import the package's __init__)."""
+    try:
+        return metadata.version("pelastus-hub")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "0+unknown"
+
+
 class HubMetrics:
     def __init__(self, departments: Iterable[str] = ()) -> None:
         """`departments`: the registry's codes, whose security event series start at 0."""
+        # A _created series beside every counter and histogram doubles them for nothing
+        # Prometheus uses. The switch is prometheus_client's, for the whole process: the
+        # worker serves no other registry.
+        disable_created_metrics()
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        # Memory, CPU, open files and start time (Linux), the Python version, and the GC.
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        GCCollector(registry=r)
+        self.build_info = Gauge(
+            "pelastus_hub_build_info",
+            "Always 1: the installed pelastus-hub version as a label.",
+            ["version"],
+            registry=r,
+        )
+        self.build_info.labels(version()).set(1)
+        self.leader = Gauge(
+            "pelastus_hub_leader",
+            "1 on the worker that leads (publishes the snapshots), 0 on the others.",
+            registry=r,
+        )
+        self.consumer_lag = Gauge(
+            "pelastus_hub_consumer_lag_records",
+            "Records of the input partition after the next offset this worker reads, to the "
+            "partition's high watermark known from its latest fetch; as of the latest batch "
+            "with records of it. Only partitions assigned to this worker.",
+            ["topic", "partition"],
+            registry=r,
+        )
         self.records = Counter(
             "pelastus_hub_records_total",
             "Consumed input records by outcome: accepted, duplicate, stale or dead_lettered.",
@@ -100,6 +149,20 @@ class HubMetrics:
             "Sequence number of the latest published snapshot.",
             registry=r,
         )
+
+    def follow_leadership(self, leading: Callable[[], bool]) -> None:
+        """The leader gauge reads `leading` whenever the metrics are collected."""
+        self.leader.set_function(lambda: 1.0 if leading() else 0.0)
+
+    def record_consumer_lag(self, lags: Mapping[tuple[str, int], int]) -> None:
+        """Records behind, by (topic, partition): the partitions of one batch."""
+        for (topic, partition), lag in lags.items():
+            self.consumer_lag.labels(topic, str(partition)).set(lag)
+
+    def forget_partitions(self, partitions: Iterable[tuple[str, int]]) -> None:
+        """Revoked partitions: their lag is another worker's to report now."""
+        for topic, partition in partitions:
+            self.consumer_lag.remove(topic, str(partition))
 
     def record_batch(self, result: BatchResult, now: datetime, seconds: float) -> None:
         # Counted once per label set per batch, not per record: the hot path stays cheap.

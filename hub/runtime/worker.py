@@ -77,8 +77,9 @@ class HubWorker(Service):
         self.snapshots = SnapshotCycle(
             settings, self.clients, registry.codes, self.sync, self.checkpoint, self.metrics
         )
+        self.metrics.follow_leadership(lambda: self.snapshots.leadership.leading)
         self.resumption = Resumption(settings, self.clients, self.sync, self._retrying)
-        self.intake = Intake(self.clients, settings, self.sync.lock)
+        self.intake = Intake(self.clients, settings, self.sync.lock, self.metrics)
         self.assigned = self.intake.assigned  # the same set, kept by the rebalances
         self.restored = False
         self.accounting = Accounting()
@@ -200,6 +201,7 @@ class HubWorker(Service):
             await self.checkpoint.commit(outputs, offsets)
             self.accounting.count(batches, result)
             self.metrics.record_batch(result, now, time.perf_counter() - started)
+            self.intake.record_lag(offsets)
             return result
 
 
@@ -207,9 +209,12 @@ class Intake(ConsumerRebalanceListener):
     """The batch consumer of the departments' topics, in the workers' group, and its input
     partitions as the rebalances move them."""
 
-    def __init__(self, clients: KafkaClients, settings: HubSettings, lock: asyncio.Lock) -> None:
+    def __init__(
+        self, clients: KafkaClients, settings: HubSettings, lock: asyncio.Lock, metrics: HubMetrics
+    ) -> None:
         self.clients = clients
         self.settings = settings
+        self.metrics = metrics
         # The worker's batch lock: a rebalance waits for the batch in flight.
         self.lock = lock
         self.consumer: AIOKafkaConsumer | None = None
@@ -239,6 +244,21 @@ class Intake(ConsumerRebalanceListener):
         async with self.lock:
             self.rebalances += 1
             self.assigned.difference_update(revoked)
+            self.metrics.forget_partitions(revoked)
+
+    def record_lag(self, offsets: dict[TopicPartition, int]) -> None:
+        """Each batch partition's records after its next offset, to the high watermark the
+        consumer knows from its fetches: no request of its own."""
+        consumer = self.consumer
+        if consumer is None:
+            return
+        assigned = consumer.assignment()
+        lags: dict[TopicPartition, int] = {}
+        for tp, offset in offsets.items():
+            highwater = consumer.highwater(tp) if tp in assigned else None
+            if highwater is not None:
+                lags[tp] = max(highwater - offset, 0)
+        self.metrics.record_consumer_lag(lags)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         self.rebalances += 1

@@ -1,8 +1,15 @@
-"""The worker's Prometheus metrics: security events, and the alert rules that use them."""
+"""The worker's Prometheus metrics: security events, the process's and the build's, the
+lead, the input partitions' lag, and the alert rules that use them."""
 
+import asyncio
 import re
+import sys
+from importlib import metadata
 from pathlib import Path
+from types import SimpleNamespace
 
+import pytest
+from aiokafka import TopicPartition
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -11,7 +18,10 @@ from pelastus_hub.contract.registry import Registry
 from pelastus_hub.contract.validator import Validator
 from pelastus_hub.families import FAMILIES
 from pelastus_hub.pipeline.batch import input_routes, process_batch
-from pelastus_hub.runtime.metrics import HubMetrics
+from pelastus_hub.runtime.metrics import HubMetrics, version
+from pelastus_hub.runtime.worker import HubWorker, Intake
+from pelastus_hub.settings import HubSettings
+from tests.unit.fakes import FakeKafka
 from tests.unit.helpers import NOW, SCHEMAS, event, new_store, record
 
 REGISTRY = Registry.load(SCHEMAS)
@@ -20,10 +30,11 @@ ALERTS = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts
 SECURITY = "pelastus_hub_security_events_total"
 # The series a metric family of each type is exposed as.
 SERIES_SUFFIXES = {
-    "counter": ("_total", "_created"),
+    "counter": ("_total",),
     "gauge": ("",),
-    "histogram": ("_bucket", "_count", "_sum", "_created"),
+    "histogram": ("_bucket", "_count", "_sum"),
 }
+LAG = "pelastus_hub_consumer_lag_records"
 
 
 def batch_into(metrics: HubMetrics, *records) -> None:
@@ -42,6 +53,120 @@ def samples(metrics: HubMetrics, name: str) -> dict[tuple[str, str], float]:
         for s in family.samples
         if s.name == name
     }
+
+
+def exposed(metrics: HubMetrics) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+    """Every sample /metrics shows, by name and then by its sorted labels."""
+    text = generate_latest(metrics.registry).decode()
+    found: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            found.setdefault(s.name, {})[tuple(sorted(s.labels.items()))] = s.value
+    return found
+
+
+def test_the_build_s_version_is_a_label_of_a_series_at_one() -> None:
+    assert exposed(HubMetrics())["pelastus_hub_build_info"] == {(("version", version()),): 1.0}
+    assert version() not in ("", "0+unknown")  # the venv has the project installed
+
+
+def test_the_version_of_a_source_tree_never_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing(name: str) -> str:
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "version", missing)
+    assert version() == "0+unknown"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="read from /proc")
+def test_the_process_s_and_python_s_own_metrics_are_exposed() -> None:
+    found = exposed(HubMetrics())
+    for name in (
+        "process_resident_memory_bytes",
+        "process_cpu_seconds_total",
+        "process_open_fds",
+        "process_start_time_seconds",
+        "python_gc_collections_total",
+        "python_info",
+    ):
+        assert name in found, name
+    assert all(value > 0 for value in found["process_resident_memory_bytes"].values())
+
+
+def test_no_counter_or_histogram_has_a_created_series() -> None:
+    metrics = HubMetrics(REGISTRY.codes)
+    batch_into(metrics, record(event()))
+    metrics.snapshots.inc()
+    found = exposed(metrics)
+    assert "pelastus_hub_records_total" in found
+    assert "pelastus_hub_batch_processing_seconds_count" in found
+    assert [name for name in found if name.endswith("_created")] == []
+
+
+def test_the_leader_gauge_follows_the_lead() -> None:
+    metrics = HubMetrics()
+    assert exposed(metrics)["pelastus_hub_leader"] == {(): 0.0}  # before any is known
+    lead = SimpleNamespace(leading=False)
+    metrics.follow_leadership(lambda: lead.leading)
+    assert exposed(metrics)["pelastus_hub_leader"] == {(): 0.0}
+    lead.leading = True
+    assert exposed(metrics)["pelastus_hub_leader"] == {(): 1.0}
+    lead.leading = False
+    assert exposed(metrics)["pelastus_hub_leader"] == {(): 0.0}
+
+
+async def test_the_worker_s_leader_gauge_reads_its_snapshot_cycle_s_lead() -> None:
+    hub = HubWorker(HubSettings(), REGISTRY, clients=FakeKafka())
+    assert exposed(hub.metrics)["pelastus_hub_leader"] == {(): 0.0}
+    hub.snapshots.leadership = SimpleNamespace(leading=True)  # type: ignore[assignment]
+    assert exposed(hub.metrics)["pelastus_hub_leader"] == {(): 1.0}
+
+
+class Consumer:
+    """Stands in for the batch consumer: its assignment and the high watermarks it knows."""
+
+    def __init__(self, highwaters: dict[TopicPartition, int | None]) -> None:
+        self.highwaters = highwaters
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self.highwaters)
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        assert tp in self.highwaters, "Partition is not assigned"
+        return self.highwaters[tp]
+
+
+def lags(metrics: HubMetrics) -> dict[tuple[str, str], float]:
+    return {
+        (dict(labels)["topic"], dict(labels)["partition"]): value
+        for labels, value in exposed(metrics).get(LAG, {}).items()
+    }
+
+
+async def test_a_batch_s_partitions_lag_is_set_and_a_revoked_one_s_removed() -> None:
+    metrics = HubMetrics()
+    intake = Intake(FakeKafka(), HubSettings(), asyncio.Lock(), metrics)
+    a, b = TopicPartition("dept.lappi.unit-status", 0), TopicPartition("dept.lappi.incident", 3)
+    unknown, gone = (
+        TopicPartition("dept.lappi.readiness", 1),
+        TopicPartition("dept.kainuu.unit-status", 0),
+    )
+    intake.consumer = Consumer({a: 120, b: 10, unknown: None})  # type: ignore[assignment]
+    intake.assigned.update((a, b, unknown))
+    intake.record_lag({})  # before any batch: no series
+    assert lags(metrics) == {}
+    # Next offsets to read after a batch; `gone` was revoked since (not asked, no series).
+    intake.record_lag({a: 100, b: 10, unknown: 5, gone: 7})
+    assert lags(metrics) == {
+        ("dept.lappi.unit-status", "0"): 20.0,
+        ("dept.lappi.incident", "3"): 0.0,
+    }
+    intake.consumer.highwaters[a] = 130  # type: ignore[union-attr]
+    intake.record_lag({a: 125})
+    assert lags(metrics)["dept.lappi.unit-status", "0"] == 5.0
+    await intake.on_partitions_revoked({a, gone})
+    assert lags(metrics) == {("dept.lappi.incident", "3"): 0.0}
+    assert intake.assigned == {b, unknown}
 
 
 def test_every_department_s_security_series_starts_at_zero() -> None:

@@ -16,7 +16,10 @@ count is the lower middle one).
 
 A window closes when the department's stream time (its newest incident event time)
 has passed the window's end by the grace; its result is then final, published once,
-and later events do not change it.
+and later events do not change it. Asked for, a window whose end plus the grace lies
+before now and that has no final result has none to give (NoResult), unless incidents
+of it are still waiting for their department's stream time to close it: then their
+figures so far, not final.
 """
 
 import math
@@ -119,6 +122,68 @@ class KpiResult:
     def key(self) -> str:
         """'pirkanmaa/hour/2026-11-28T07:00:00+00:00': its key, on national.kpi too."""
         return f"{self.department}/{self.window.key}"
+
+
+@dataclass(frozen=True, slots=True)
+class NoResult:
+    """Why a window asked for has no result, though its time is over: no incident of the
+    department was recorded in it ("none"), the hub closed it empty and the incidents
+    recorded since came too late to count ("late"), or it ended longer ago than the hub
+    keeps final results ("expired")."""
+
+    department: str
+    window: Window
+    reason: str
+    kept: timedelta
+
+    @property
+    def message(self) -> str:
+        name = f"the {self.window.kind} from {self.window.start.isoformat()}"
+        if self.reason == "late":
+            return (
+                f"no KPI result for {self.department} in {name}: it closed with no incident "
+                f"of {self.department} in it, and those recorded since came too late to count"
+            )
+        if self.reason == "expired":
+            return (
+                f"no KPI result for {self.department} in {name}: it ended more than "
+                f"{self.kept.days} days ago, before what the hub keeps (national.kpi keeps "
+                f"final results {self.kept.days} days)"
+            )
+        return (
+            f"no KPI result for {self.department} in {name}: no incident of "
+            f"{self.department} was recorded in that window"
+        )
+
+
+def has_passed(window: Window, grace: timedelta, now: datetime) -> bool:
+    """Whether the window's end plus the grace lies at or before now."""
+    return window.end + grace <= now
+
+
+def no_result(
+    department: str,
+    window: Window,
+    incidents: int,
+    closed_empty: bool,
+    grace: timedelta,
+    kept: timedelta,
+    now: datetime,
+) -> NoResult | None:
+    """Why a window without a final result has no result to give, or None if it has one:
+    figures so far, not final. incidents: how many of the department have their alarm in
+    it; closed_empty: the hub closed it with none (so any since are late).
+
+    A window the hub closed empty has no result. Nor has one whose end plus the grace has
+    passed with no incident in it: zeros would look like an open window's. One whose time
+    has passed but whose incidents wait for their department's stream time to close it
+    (the department has sent nothing since) does have figures so far."""
+    if closed_empty and incidents:
+        return NoResult(department, window, "late", kept)
+    if closed_empty or (not incidents and has_passed(window, grace, now)):
+        expired = window.end + grace + kept < now
+        return NoResult(department, window, "expired" if expired else "none", kept)
+    return None
 
 
 # national.kpi's records read back: the one place KPI results come from JSON.
@@ -318,9 +383,12 @@ class KpiBook:
         kind: str,
         start: datetime | None,
         now: datetime,
-    ) -> KpiResult | None:
-        """A window's final result if it has closed, else its result so far (not final);
-        without start, the latest window of the department with any incident in it."""
+        kept: timedelta,
+    ) -> KpiResult | NoResult | None:
+        """A window's final result if it has one; why it has none (no_result) if its time
+        is over without one; else its result so far (not final). Without start, the latest
+        window of the department with any incident or final result in it, None if there is
+        none. kept: how long national.kpi keeps final results."""
         grouped = self.group(incidents, [department])
         if start is None:
             starts = [w.start for w, _ in grouped.values() if w.kind == kind]
@@ -337,4 +405,8 @@ class KpiBook:
         if final is not None:
             return final
         members = grouped.get((department, window.key), (window, []))[1]
+        closed_empty = self._closed(department, window)  # with no final: closed empty
+        missing = no_result(department, window, len(members), closed_empty, self.grace, kept, now)
+        if missing is not None:
+            return missing
         return self.result(department, window, members, False, now)

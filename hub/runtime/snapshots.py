@@ -3,7 +3,7 @@ together in one transaction; a worker not leading follows the leader's instead."
 
 import asyncio
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -11,13 +11,14 @@ import orjson
 from pelastus_hub.clients import KafkaClients
 from pelastus_hub.contract import topics
 from pelastus_hub.families.incident import NAME as INCIDENT
-from pelastus_hub.picture.kpi import KpiResult
+from pelastus_hub.picture.kpi import KpiResult, NoResult
 from pelastus_hub.picture.leadership import Leadership
 from pelastus_hub.picture.snapshot import Snapshot, encode, snapshot
 from pelastus_hub.pipeline.outputs import OutRecord
 from pelastus_hub.runtime.checkpoint import Checkpoint
 from pelastus_hub.runtime.metrics import HubMetrics
 from pelastus_hub.runtime.state_sync import StateSync
+from pelastus_hub.runtime.topic_admin import KPI_RETENTION_MS
 from pelastus_hub.settings import HubSettings
 
 
@@ -127,8 +128,12 @@ class SnapshotCycle:
                 [OutRecord(topic, i.key.encode(), None) for i in incidents], {}
             )
 
-    def kpi(self, department: str, kind: str, start: datetime | None) -> KpiResult | None:
-        """A window's final result if it has closed, else its result so far (not final);
-        without start, the latest window of the department with any incident in it."""
+    def kpi(
+        self, department: str, kind: str, start: datetime | None
+    ) -> KpiResult | NoResult | None:
+        """A window's final result if it has one, why it has none if its time is over
+        without one, else its result so far (not final); without start, the latest window
+        of the department with any incident or final result in it (None: there is none)."""
         incidents = self.sync.stores[INCIDENT].states.values()
-        return self.sync.kpis.query(incidents, department, kind, start, datetime.now(UTC))
+        kept = timedelta(milliseconds=KPI_RETENTION_MS)
+        return self.sync.kpis.query(incidents, department, kind, start, datetime.now(UTC), kept)

@@ -19,7 +19,7 @@ from prometheus_client import generate_latest
 from pydantic import SecretStr
 
 from pelastus_hub.contract.registry import Registry
-from pelastus_hub.picture.kpi import KINDS
+from pelastus_hub.picture.kpi import KINDS, NoResult
 from pelastus_hub.runtime.worker import HubWorker
 from pelastus_hub.state.store import Outcome
 
@@ -178,12 +178,12 @@ def _add_kpi_route(page: Page, worker: HubWorker, registry: Registry) -> None:
         query = request.query
         department = query.get("department")
         kind = query.get("window", "hour")
+        codes = ", ".join(sorted(registry.codes))
+        if not department:
+            return _error(web, "missing_parameter", f"give department=<code>, one of {codes}", 400)
         if department not in registry.codes:
             return _error(
-                web,
-                "unknown_department",
-                f"department={department!r}: give one of {', '.join(sorted(registry.codes))}",
-                404 if department else 400,
+                web, "unknown_department", f"department={department!r}: give one of {codes}", 404
             )
         if kind not in KINDS:
             return _error(web, "bad_window", f"window={kind!r}: give hour or day", 400)
@@ -206,6 +206,8 @@ def _add_kpi_route(page: Page, worker: HubWorker, registry: Registry) -> None:
             return _error(web, "bad_start", str(error), 400)
         if result is None:
             return _error(web, "no_kpi_yet", f"no incident of {department} in any {kind} yet", 404)
+        if isinstance(result, NoResult):  # its time is over, and it has no final result
+            return _error(web, "no_kpi_for_window", result.message, 404)
         return web.bytes(orjson.dumps(result), content_type=JSON_CONTENT_TYPE)
 
 

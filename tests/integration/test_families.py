@@ -274,12 +274,22 @@ async def test_kpi_api_answers_and_explains_what_it_cannot(broker, worker):
     Draft202012Validator(schema, format_checker=FormatChecker()).validate(result)
     for query, status_expected, error in (
         ("department=narnia", 404, "unknown_department"),
-        ("", 400, "unknown_department"),
+        ("", 400, "missing_parameter"),
+        ("department=", 400, "missing_parameter"),
+        ("window=day", 400, "missing_parameter"),
         ("department=pirkanmaa&window=week", 400, "bad_window"),
         ("department=pirkanmaa&start=yesterday", 400, "bad_start"),
         ("department=pirkanmaa&start=2026-11-28T07:00:00", 400, "bad_start"),
         ("department=kainuu", 404, "no_kpi_yet"),
+        # Over long ago, with no final result: no window of zeros that looks open.
+        ("department=pirkanmaa&start=2020-01-01T00:00:00%2B00:00", 404, "no_kpi_for_window"),
+        # The hour before T0's: over, and no incident of pirkanmaa in it.
+        ("department=pirkanmaa&start=2026-11-02T07:00:00%2B00:00", 404, "no_kpi_for_window"),
     ):
         status, body = worker.get_json(f"/api/v1/kpi?{query}")
         assert (status, body["error"]) == (status_expected, error), query
         assert body["message"]
+    _, body = worker.get_json("/api/v1/kpi")
+    assert body["message"].startswith("give department=<code>, one of ")
+    _, body = worker.get_json("/api/v1/kpi?department=pirkanmaa&start=2020-01-01T00:00:00%2B00:00")
+    assert "before what the hub keeps" in body["message"]

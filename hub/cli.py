@@ -142,6 +142,24 @@ def _main(argv: list[str] | None) -> int:
         "on them (a broker outage)",
     )
 
+    letters = commands.add_parser(
+        "dead-letters",
+        help="list, show, export or replay dead letters (hub.dead-letter)",
+        description="Dead letters are named <partition>:<offset> on hub.dead-letter. Filters "
+        "select by department, reason and the time the hub wrote them.",
+    )
+    letters.add_argument("action", choices=["list", "show", "export", "replay"])
+    letters.add_argument("names", nargs="*", help="dead letters, <partition>:<offset>")
+    letters.add_argument("--department", help="only this department's")
+    letters.add_argument("--reason", help="only those of this reason code")
+    letters.add_argument("--since", help="written at or after this time (ISO 8601, with offset)")
+    letters.add_argument("--until", help="written at or before this time")
+    letters.add_argument("--format", choices=["text", "json"], default="text", help="with list")
+    letters.add_argument("--output", type=Path, help="with export: the JSONL file to write")
+    letters.add_argument(
+        "--dry-run", action="store_true", help="with replay: say what would go where, send nothing"
+    )
+
     provision = commands.add_parser(
         "provision",
         help="create the registry's topics, SCRAM users and ACLs on the broker (idempotent)",
@@ -193,6 +211,12 @@ def _main(argv: list[str] | None) -> int:
         from pelastus_hub.tools.bench import run_bench
 
         return run_bench(args)
+    if args.command == "dead-letters":
+        if (args.output is None) == (args.action == "export"):
+            parser.error("--output goes with export, and export needs it")
+        if args.dry_run and args.action != "replay":
+            parser.error("--dry-run goes with replay")
+        return _dead_letters(args)
     if args.command == "provision":
         try:
             from pelastus_hub.tools.provision import run_provision
@@ -208,6 +232,21 @@ def _main(argv: list[str] | None) -> int:
     from pelastus_hub.tools.localkafka import run_cli
 
     return run_cli(args.action, RUN_DIR / "kafka.json", args.keep_data, args.secure)
+
+
+def _dead_letters(args: argparse.Namespace) -> int:
+    from pelastus_hub.clients import ConnectFailed, KafkaClients
+    from pelastus_hub.contract.reasons import Reason
+    from pelastus_hub.contract.registry import Registry
+    from pelastus_hub.tools.dead_letters import run_cli
+
+    settings = HubSettings()
+    codes = Registry.load(settings.schemas_dir).codes
+    try:
+        return run_cli(args, KafkaClients.from_settings(settings), codes, {r.value for r in Reason})
+    except (ConnectFailed, LookupError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
 
 
 def _simulation_options(parser: argparse.ArgumentParser, default_rate: float = 100.0) -> None:

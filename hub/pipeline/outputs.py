@@ -74,6 +74,8 @@ def _dead_letter(letter: DeadLetter, limit: int) -> OutRecord:
         ("hub.error.offset", str(record.offset).encode()),
         ("hub.error.department", letter.department.encode()),
     ]
+    if rejection.pointer is not None:  # as the feedback's: "" the whole value; none, the key
+        hub_headers.append(("hub.error.pointer", rejection.pointer.encode()))
     parts: dict[str, Any] = {
         "headers": list(record.headers or ()),
         "value": record.value,

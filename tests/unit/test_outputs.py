@@ -65,3 +65,16 @@ def test_feedback_leaves_out_a_key_too_large_to_carry() -> None:
     feedback = [o for o in outputs if o.topic == "feedback.pirkanmaa"]
     assert [f.key for f in feedback] == [b"RPI1", None]
     assert all(o.size <= LIMIT for o in outputs)
+
+
+def test_a_dead_letter_points_to_what_is_wrong_as_the_feedback_does() -> None:
+    record = Record("dept.pirkanmaa.unit-status", b"RPI1", b"{}", (), partition=2, offset=7)
+    wrong = Rejection(Reason.SCHEMA_INVALID, "/data/crew: too small", pointer="/data/crew")
+    out = dead_letter(DeadLetter(record, "pirkanmaa", "unit-status", wrong), LIMIT)
+    assert headers_of(out)["hub.error.pointer"] == b"/data/crew"
+    whole = Rejection(Reason.VALUE_NOT_JSON, "not JSON", pointer="")
+    out = dead_letter(DeadLetter(record, "pirkanmaa", "unit-status", whole), LIMIT)
+    assert headers_of(out)["hub.error.pointer"] == b""
+    key = Rejection(Reason.KEY_MISMATCH, "the key is not the unit id", pointer=None)
+    out = dead_letter(DeadLetter(record, "pirkanmaa", "unit-status", key), LIMIT)
+    assert "hub.error.pointer" not in headers_of(out)  # the record key: no pointer into it

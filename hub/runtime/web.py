@@ -19,7 +19,8 @@ from prometheus_client import generate_latest
 from pydantic import SecretStr
 
 from pelastus_hub.contract.registry import Registry
-from pelastus_hub.picture.kpi import KINDS, NoResult
+from pelastus_hub.picture.kpi import NoResult
+from pelastus_hub.picture.kpi_windows import KINDS
 from pelastus_hub.runtime.worker import HubWorker
 from pelastus_hub.state.store import Outcome
 

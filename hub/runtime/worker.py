@@ -31,7 +31,8 @@ from pelastus_hub.contract.registry import Registry
 from pelastus_hub.contract.validator import Validator
 from pelastus_hub.families import FAMILIES
 from pelastus_hub.families.base import Family
-from pelastus_hub.picture.kpi import KpiBook, Windows
+from pelastus_hub.picture.kpi import KpiBook
+from pelastus_hub.picture.kpi_windows import Windows
 from pelastus_hub.pipeline.batch import BatchResult, input_routes, process_batch
 from pelastus_hub.pipeline.outputs import batch_outputs
 from pelastus_hub.runtime import topic_admin

@@ -51,7 +51,8 @@ from pelastus_hub.contract.records import Record
 from pelastus_hub.contract.registry import Registry
 from pelastus_hub.contract.validator import Validator
 from pelastus_hub.families import FAMILIES as HUB_FAMILIES
-from pelastus_hub.picture.kpi import KpiBook, Windows
+from pelastus_hub.picture.kpi import KpiBook
+from pelastus_hub.picture.kpi_windows import Windows
 from pelastus_hub.pipeline.batch import input_routes, process_batch
 from pelastus_hub.settings import HubSettings
 from pelastus_hub.state.store import StoreContext

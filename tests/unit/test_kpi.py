@@ -11,12 +11,12 @@ from pelastus_hub.families.incident import IncidentState
 from pelastus_hub.picture.kpi import (
     KpiBook,
     RiskGroup,
-    Windows,
     nearest_rank,
     read_result,
     response_seconds,
     result,
 )
+from pelastus_hub.picture.kpi_windows import Windows
 from tests.unit.helpers import SCHEMAS
 
 TARGETS = {"I": 360.0, "II": 600.0, "III": 1200.0}

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from pelastus_hub.picture.kpi import KpiBook, NoResult, has_passed, no_result
+from pelastus_hub.picture.kpi import KpiBook, NoResult, no_result
+from pelastus_hub.picture.kpi_windows import has_passed
 from pelastus_hub.runtime.web import _add_kpi_route
 from tests.unit.test_kpi import HELSINKI, T0, TARGETS, incident
 

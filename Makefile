@@ -26,11 +26,14 @@ test: $(STAMP) ## all tests: unit tests and integration tests against a real loc
 	$(BIN)/pytest $(ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "no tests were collected" >&2; exit 1; fi; exit $$status
 
-lint: $(STAMP) ## ruff lint and format check, and the schema compatibility check
-	$(BIN)/ruff check hub tests
-	$(BIN)/ruff format --check hub tests
+lint: $(STAMP) ## ruff, the schema compatibility check, promtool on the Prometheus config and alert tests
+	$(BIN)/ruff check hub tests deploy
+	$(BIN)/ruff format --check hub tests deploy
 	$(BIN)/pelastus-hub schemas check
 	$(BIN)/pelastus-hub schemas docs --check
+	@# promtool 2.42 from Debian's prometheus package, fetched once (deploy/prometheus/promtool.py).
+	$(BIN)/python deploy/prometheus/promtool.py check config deploy/prometheus/prometheus.yml
+	$(BIN)/python deploy/prometheus/promtool.py test rules deploy/prometheus/alerts.test.yml
 
 wheel-check: $(STAMP) ## build the wheel, install it in a fresh venv outside the repository, try it there
 	PYTHON=$(PYTHON) deploy/wheel-check.sh

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from pelastus_hub.contract.envelope import Envelope
+from pelastus_hub.contract.reasons import WarningCode
 from pelastus_hub.state.codec import StateCodec
 from pelastus_hub.state.store import State, Store, StoreContext
 
@@ -40,6 +41,8 @@ class Family:
     codec: StateCodec[Any]
     picture: PicturePart | None = None
     municipality_field: str | None = None
+    # The warnings its store gives on accepted events (Store.warning).
+    warnings: tuple[WarningCode, ...] = ()
 
     def last_event_time(self, states: Sequence[State]) -> datetime | None:
         """The newest event time among the states: how fresh the family's data is."""

@@ -253,4 +253,5 @@ FAMILY = Family(
     new_store=IncidentStore,
     codec=StateCodec(IncidentState),
     picture=PicturePart(key="incidents", department=_department, national=_national),
+    warnings=(WarningCode.INCIDENT_NOT_OPENED, WarningCode.LATE_FOR_KPI_WINDOW),
 )

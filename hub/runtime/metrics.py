@@ -5,6 +5,10 @@ ending in _total. Every label value comes from a closed set (registry
 departments, families, outcomes, reason and warning codes, unit types, status classes,
 the worker's input partitions). Beside them, prometheus_client's process and Python
 collectors (process_*, python_*); counters and histograms have no _created series.
+
+The counters' series by department exist from the start at 0, so that an alert's
+increase() sees the first event. Times are exported as timestamps, not ages: the alert
+rules compute the age, which then grows while the worker does nothing (deploy/prometheus).
 """
 
 import collections
@@ -23,11 +27,14 @@ from prometheus_client import (
     disable_created_metrics,
 )
 
-from pelastus_hub.contract.reasons import SECURITY_REASONS
+from pelastus_hub.contract.reasons import SECURITY_REASONS, Reason
+from pelastus_hub.families.base import Family
 from pelastus_hub.families.unit_status import NAME as UNIT_STATUS
 from pelastus_hub.families.unit_status import STATUS_CLASS
 from pelastus_hub.picture.snapshot import Snapshot
 from pelastus_hub.pipeline.batch import BatchResult
+from pelastus_hub.state.freshness import newest
+from pelastus_hub.state.store import Outcome
 
 BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 
@@ -42,8 +49,10 @@ def version() -> str:
 
 
 class HubMetrics:
-    def __init__(self, departments: Iterable[str] = ()) -> None:
-        """`departments`: the registry's codes, whose security event series start at 0."""
+    def __init__(self, departments: Iterable[str] = (), families: Iterable[Family] = ()) -> None:
+        """`departments`: the registry's codes, and `families`: the hub's; their counters'
+        series start at 0."""
+        departments, families = sorted(departments), list(families)
         # A _created series beside every counter and histogram doubles them for nothing
         # Prometheus uses. The switch is prometheus_client's, for the whole process: the
         # worker serves no other registry.
@@ -68,10 +77,10 @@ class HubMetrics:
         )
         self.consumer_lag = Gauge(
             "pelastus_hub_consumer_lag_records",
-            "Records of the input partition after the next offset this worker reads, to the "
-            "partition's high watermark known from its latest fetch; as of the latest batch "
-            "with records of it. Only partitions assigned to this worker.",
-            ["topic", "partition"],
+            "Records of the input partition not yet processed: its last stable offset minus "
+            "the next offset this worker processes, measured every few seconds whether or "
+            "not batches complete. Only partitions assigned to this worker.",
+            ["topic", "partition", "department"],
             registry=r,
         )
         self.records = Counter(
@@ -93,10 +102,6 @@ class HubMetrics:
             ["department", "reason"],
             registry=r,
         )
-        # Every series from 0, so that the first event is an increase() an alert sees.
-        for department in sorted(departments):
-            for reason in sorted(SECURITY_REASONS):
-                self.security_events.labels(department, reason)
         self.warnings = Counter(
             "pelastus_hub_warnings_total",
             "Accepted records the department was warned about, by warning code.",
@@ -109,13 +114,15 @@ class HubMetrics:
             buckets=BATCH_BUCKETS,
             registry=r,
         )
-        self.event_lag = Gauge(
-            "pelastus_hub_event_lag_seconds",
-            "Processing time minus the event time of the newest accepted event in the "
-            "department's latest batch.",
+        self.accepted_event = Gauge(
+            "pelastus_hub_accepted_event_timestamp_seconds",
+            "Event time of the newest event this worker has accepted from the department, "
+            "Unix seconds. time() minus it is the event lag, which grows while nothing is "
+            "processed.",
             ["department"],
             registry=r,
         )
+        self._accepted: dict[str, datetime] = {}
         self.units = Gauge(
             "pelastus_hub_units",
             "Units in the latest snapshot by department, unit type and status class.",
@@ -124,7 +131,15 @@ class HubMetrics:
         )
         self.last_event = Gauge(
             "pelastus_hub_last_event_timestamp_seconds",
-            "Latest event time among the department's units in the latest snapshot, Unix seconds.",
+            "Latest event time of the department in any family in the latest snapshot, "
+            "Unix seconds (leading worker).",
+            ["department"],
+            registry=r,
+        )
+        self.stale = Gauge(
+            "pelastus_hub_department_stale",
+            "1 if the latest snapshot flags the department stale (silent in every family for "
+            "over stale_after_seconds, or never heard from), else 0 (leading worker).",
             ["department"],
             registry=r,
         )
@@ -149,22 +164,33 @@ class HubMetrics:
             "Sequence number of the latest published snapshot.",
             registry=r,
         )
+        for department in departments:
+            for family in families:
+                for outcome in Outcome:
+                    self.records.labels(department, family.name, outcome)
+                for warning in family.warnings:
+                    self.warnings.labels(department, family.name, warning)
+            for reason in Reason:
+                self.dead_letters.labels(department, reason)
+            for reason in sorted(SECURITY_REASONS):
+                self.security_events.labels(department, reason)
 
     def follow_leadership(self, leading: Callable[[], bool]) -> None:
         """The leader gauge reads `leading` whenever the metrics are collected."""
         self.leader.set_function(lambda: 1.0 if leading() else 0.0)
 
-    def record_consumer_lag(self, lags: Mapping[tuple[str, int], int]) -> None:
-        """Records behind, by (topic, partition): the partitions of one batch."""
-        for (topic, partition), lag in lags.items():
-            self.consumer_lag.labels(topic, str(partition)).set(lag)
+    def record_consumer_lag(self, lags: Mapping[tuple[str, int, str], int]) -> None:
+        """Records not yet processed, by (topic, partition, department)."""
+        for (topic, partition, department), lag in lags.items():
+            self.consumer_lag.labels(topic, str(partition), department).set(lag)
 
-    def forget_partitions(self, partitions: Iterable[tuple[str, int]]) -> None:
-        """Revoked partitions: their lag is another worker's to report now."""
-        for topic, partition in partitions:
-            self.consumer_lag.remove(topic, str(partition))
+    def forget_partitions(self, partitions: Iterable[tuple[str, int, str]]) -> None:
+        """Revoked partitions, as (topic, partition, department): their lag is another
+        worker's to report now."""
+        for topic, partition, department in partitions:
+            self.consumer_lag.remove(topic, str(partition), department)
 
-    def record_batch(self, result: BatchResult, now: datetime, seconds: float) -> None:
+    def record_batch(self, result: BatchResult, seconds: float) -> None:
         # Counted once per label set per batch, not per record: the hot path stays cheap.
         for (department, family, outcome), count in result.outcomes.items():
             self.records.labels(department, family, outcome).inc(count)
@@ -175,13 +201,16 @@ class HubMetrics:
                 self.security_events.labels(letter.department, reason).inc()
         for warned in result.warnings:
             self.warnings.labels(warned.department, warned.family, warned.code).inc()
-        for department, newest in result.newest.items():
-            self.event_lag.labels(department).set((now - newest).total_seconds())
+        for department, when in result.newest.items():
+            known = self._accepted.get(department)
+            if known is None or when > known:
+                self._accepted[department] = when
+                self.accepted_event.labels(department).set(when.timestamp())
         self.batch_seconds.observe(seconds)
 
     def export_snapshot(self, snapshot: Snapshot) -> None:
-        """The published snapshot's gauges: units by type and status class, and each
-        department's newest unit event."""
+        """The published snapshot's gauges: units by type and status class, each
+        department's newest event and whether it is stale."""
         self.snapshots.inc()
         self.snapshot_sequence.set(snapshot.sequence)
         counts: collections.Counter[tuple[str, str, str]] = collections.Counter()
@@ -190,8 +219,15 @@ class HubMetrics:
             for unit_type, statuses in units.units_by_type.items():
                 for status, count in statuses.items():
                     counts[code, unit_type, STATUS_CLASS[status]] += count
-            if units.last_event_time:
-                self.last_event.labels(code).set(units.last_event_time.timestamp())
+            latest = newest(f.last_event_time for f in view.freshness.values())
+            if latest is not None:
+                self.last_event.labels(code).set(latest.timestamp())
+            self.stale.labels(code).set(1 if view.stale else 0)
         self.units.clear()
         for labels, count in counts.items():
             self.units.labels(*labels).set(count)
+
+    def forget_snapshot(self) -> None:
+        """Not leading (any more): the snapshot's gauges are the leader's to export."""
+        for gauge in (self.units, self.last_event, self.stale):
+            gauge.clear()

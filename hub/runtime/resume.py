@@ -43,9 +43,12 @@ class Resumption:
         self.probe = self.clients.consumer(enable_auto_commit=False)
         await self.retry("starting the offsets probe", self.probe.start)
 
-    async def resume(self, consumer: AIOKafkaConsumer, rebalances: Callable[[], int]) -> None:
+    async def resume(
+        self, consumer: AIOKafkaConsumer, rebalances: Callable[[], int]
+    ) -> dict[TopicPartition, int] | None:
         """Seek every assigned partition to its committed offset, or to its beginning if it
-        was never committed; `rebalances()` tells whether the assignment changed meanwhile."""
+        was never committed, and say where; `rebalances()` tells whether the assignment
+        changed meanwhile (then None, and no seek)."""
         if self._group_offsets is None:
             partitions = await self.retry(
                 "reading the cluster's topics",
@@ -77,9 +80,11 @@ class Resumption:
             )
             resume.update(beginnings)
         if rebalances() != seen:
-            return  # assigned anew meanwhile: the loop resumes again, from that assignment
-        for tp, offset in resume.items():
+            return None  # assigned anew meanwhile: the loop resumes again, from that assignment
+        seeks = {tp: offset for tp, offset in resume.items() if offset is not None}
+        for tp, offset in seeks.items():
             consumer.seek(tp, offset)
+        return seeks
 
     async def _wait_until_stable(self, group: TopicPartition) -> None:
         """Until the last stable offset of the group's offsets partition reaches its end as

@@ -105,9 +105,8 @@ class SnapshotCycle:
     async def follow(self) -> None:
         """Not leading: serve the leader's latest snapshot and KPIs on this worker's API too,
         and learn which KPI windows have closed."""
-        # The snapshot gauges are the leader's to export; a former leader's would go stale.
-        self.metrics.units.clear()
-        self.metrics.last_event.clear()
+        # A former leader's snapshot gauges would go stale beside the leader's.
+        self.metrics.forget_snapshot()
         await self.sync.catch_up()
         await self.sync.follow_kpis()
         body = await self.sync.last_snapshot()

@@ -20,10 +20,12 @@ import os
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
 from mode import Service
 
 from pelastus_hub.clients import KafkaClients
@@ -42,7 +44,7 @@ from pelastus_hub.runtime.metrics import HubMetrics
 from pelastus_hub.runtime.resume import Resumption
 from pelastus_hub.runtime.retry import retrying
 from pelastus_hub.runtime.snapshots import SnapshotCycle
-from pelastus_hub.runtime.state_sync import Retry, StateSync
+from pelastus_hub.runtime.state_sync import READ_STALL_SECONDS, Retry, StateSync
 from pelastus_hub.settings import HubSettings
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,9 @@ STOP_GRACE_SECONDS = 20.0
 CRASH_EXIT_SECONDS = 15.0
 EXIT_CRASHED = 70
 BROKER_PROBE_SECONDS = 1.0
+# How often the input partitions' lag is measured: on a timer of its own, so that it
+# grows while batches do not complete.
+LAG_MEASURE_SECONDS = 5.0
 
 
 class HubWorker(Service):
@@ -69,7 +74,7 @@ class HubWorker(Service):
         self.registry = registry
         self.families = families
         self.clients = clients or KafkaClients.from_settings(settings)
-        self.metrics = HubMetrics(registry.codes)
+        self.metrics = HubMetrics(registry.codes, families.values())
         self.broker = BrokerWatch(self.clients)
         self.sync = StateSync(self.clients, families, _kpi_book(settings), self._retrying)
         self.validator = Validator.from_settings(registry, families, settings)
@@ -80,7 +85,8 @@ class HubWorker(Service):
         )
         self.metrics.follow_leadership(lambda: self.snapshots.leadership.leading)
         self.resumption = Resumption(settings, self.clients, self.sync, self._retrying)
-        self.intake = Intake(self.clients, settings, self.sync.lock, self.metrics)
+        departments = {topic: code for topic, (code, _) in self.routes.items()}
+        self.intake = Intake(self.clients, settings, self.sync.lock, self.metrics, departments)
         self.assigned = self.intake.assigned  # the same set, kept by the rebalances
         self.restored = False
         self.accounting = Accounting()
@@ -151,6 +157,13 @@ class HubWorker(Service):
             await self.sleep(BROKER_PROBE_SECONDS)
 
     @Service.task
+    async def _measure_lag(self) -> None:
+        while not self.should_stop:
+            await self.sleep(LAG_MEASURE_SECONDS)
+            if self.intake.consumer is not None:
+                await self.intake.measure_lag(self._idle.is_set)
+
+    @Service.task
     async def _consume(self) -> None:
         intake, consumer = self.intake, self.intake.consumer
         assert consumer is not None  # tasks start after on_start
@@ -166,7 +179,8 @@ class HubWorker(Service):
                 if intake.catch_up_needed:
                     intake.catch_up_needed = False
                     await self.sync.catch_up()
-                    await self.resumption.resume(consumer, lambda: intake.rebalances)
+                    seeks = await self.resumption.resume(consumer, lambda: intake.rebalances)
+                    intake.processed(seeks or {})
                     continue  # what was fetched before that is read again from there
                 if batches:
                     await self.handle_batch(batches, fetched_in)
@@ -201,8 +215,8 @@ class HubWorker(Service):
             offsets = {tp: part[-1].offset + 1 for tp, part in batches.items() if part}
             await self.checkpoint.commit(outputs, offsets)
             self.accounting.count(batches, result)
-            self.metrics.record_batch(result, now, time.perf_counter() - started)
-            self.intake.record_lag(offsets)
+            self.metrics.record_batch(result, time.perf_counter() - started)
+            self.intake.processed(offsets)
             return result
 
 
@@ -211,11 +225,18 @@ class Intake(ConsumerRebalanceListener):
     partitions as the rebalances move them."""
 
     def __init__(
-        self, clients: KafkaClients, settings: HubSettings, lock: asyncio.Lock, metrics: HubMetrics
+        self,
+        clients: KafkaClients,
+        settings: HubSettings,
+        lock: asyncio.Lock,
+        metrics: HubMetrics,
+        departments: dict[str, str],
     ) -> None:
+        """`departments`: input topic -> the department whose it is."""
         self.clients = clients
         self.settings = settings
         self.metrics = metrics
+        self.departments = departments
         # The worker's batch lock: a rebalance waits for the batch in flight.
         self.lock = lock
         self.consumer: AIOKafkaConsumer | None = None
@@ -225,6 +246,8 @@ class Intake(ConsumerRebalanceListener):
         self.rebalances = 0
         # Set on assignment: the consume loop reads the changelogs' news before its next batch.
         self.catch_up_needed = False
+        # The next offset to process of each assigned partition, once resumed there.
+        self.next_offsets: dict[TopicPartition, int] = {}
 
     async def start(self, topics: list[str], retry: Retry) -> None:
         # Committed records only, and fetches that take the largest record the hub accepts.
@@ -245,26 +268,48 @@ class Intake(ConsumerRebalanceListener):
         async with self.lock:
             self.rebalances += 1
             self.assigned.difference_update(revoked)
-            self.metrics.forget_partitions(revoked)
-
-    def record_lag(self, offsets: dict[TopicPartition, int]) -> None:
-        """Each batch partition's records after its next offset, to the high watermark the
-        consumer knows from its fetches: no request of its own."""
-        consumer = self.consumer
-        if consumer is None:
-            return
-        assigned = consumer.assignment()
-        lags: dict[TopicPartition, int] = {}
-        for tp, offset in offsets.items():
-            highwater = consumer.highwater(tp) if tp in assigned else None
-            if highwater is not None:
-                lags[tp] = max(highwater - offset, 0)
-        self.metrics.record_consumer_lag(lags)
+            known = [tp for tp in revoked if self.next_offsets.pop(tp, None) is not None]
+            self.metrics.forget_partitions(
+                (tp.topic, tp.partition, self.departments[tp.topic]) for tp in known
+            )
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         self.rebalances += 1
         self.catch_up_needed = True
         self.assigned.update(assigned)
+
+    def processed(self, offsets: dict[TopicPartition, int]) -> None:
+        """Where the partitions go on from: resumed there, or a batch committed up to there."""
+        self.next_offsets.update(offsets)
+
+    async def measure_lag(self, idle: Callable[[], bool]) -> None:
+        """Each resumed partition's records not yet processed: its last stable offset, which
+        the broker tells, minus the next offset to process. While `idle()` (no batch in
+        flight), what the consumer has read past counts as processed too: a transaction's
+        marker, which is no record for the hub."""
+        consumer = self.consumer
+        partitions = list(self.next_offsets)
+        if consumer is None or not partitions:
+            return
+
+        async def read() -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
+            ends = await consumer.end_offsets(partitions)
+            read = {tp: await consumer.position(tp) for tp in partitions} if idle() else {}
+            return ends, read
+
+        try:
+            ends, positions = await asyncio.wait_for(read(), READ_STALL_SECONDS)
+        except (KafkaError, TimeoutError) as error:
+            # The broker away, or partitions revoked meanwhile: measured again soon.
+            log.debug("input lag not measured: %r", error)
+            return
+        lags = {}
+        for tp, end in ends.items():
+            done = self.next_offsets.get(tp)  # None: revoked meanwhile
+            if done is not None:
+                done = max(done, positions.get(tp, done))
+                lags[tp.topic, tp.partition, self.departments[tp.topic]] = max(end - done, 0)
+        self.metrics.record_consumer_lag(lags)
 
 
 class Accounting(dict[TopicPartition, Counter[str]]):

@@ -52,7 +52,7 @@ def status_line(worker: WorkerProcess) -> str:
     except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
         return f"no snapshot yet ({error})"
     outcomes = totals(metrics, "pelastus_hub_records_total", ("outcome",))
-    lags = [0.0, *(s.value for s in metrics if s.name == "pelastus_hub_event_lag_seconds")]
+    waiting = sum(s.value for s in metrics if s.name == "pelastus_hub_consumer_lag_records")
     held = totals(metrics, "pelastus_hub_state_entities", ("family",))
     national = snapshot["national"]
     reporting = sum(1 for view in snapshot["departments"].values() if view["units"])
@@ -64,8 +64,8 @@ def status_line(worker: WorkerProcess) -> str:
         f"{national['strain']}; {national['incidents']['open']} open incidents; "
         f"{ready['firefighters'] + ready['officers'] + ready['ems']} on duty and "
         f"{ready['volunteers_available']} volunteers at {ready['stations']} stations; "
-        f"records: {counted}; worker RSS {resident_mib(worker_pid):.0f} MiB, event lag "
-        f"{max(lags):.1f} s, state {', '.join(f'{n:.0f} {f}' for (f,), n in sorted(held.items()))}"
+        f"records: {counted}; worker RSS {resident_mib(worker_pid):.0f} MiB, input lag "
+        f"{waiting:.0f} records, state {', '.join(f'{n:.0f} {f}' for (f,), n in sorted(held.items()))}"
     )
 
 

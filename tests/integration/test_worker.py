@@ -7,6 +7,8 @@ or on how long the suite takes.
 """
 
 import json
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +26,7 @@ from tests.integration.hub_process import WorkerProcess
 pytestmark = pytest.mark.integration
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+PROMTOOL = SCHEMAS.parent / "deploy" / "prometheus" / "promtool.py"
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 FUTURE = datetime(2999, 1, 1, tzinfo=UTC)
 SOURCE = "/pelastuslaitos/test/resource-system"
@@ -356,6 +359,41 @@ async def test_known_traffic_gives_exact_outcomes_dead_letters_feedback_and_snap
         metrics, "pelastus_hub_units", ("department", "status_class", "unit_type")
     )
     assert units[("pirkanmaa", "committed", "rescue_unit")] == 1
+
+
+def test_the_worker_s_metrics_pass_promtool_and_carry_what_the_alerts_need(worker):
+    """Scraped as Prometheus scrapes it, after the known traffic above."""
+    status, _, body = worker.request("/metrics")
+    assert status == 200
+    checked = subprocess.run(
+        [sys.executable, str(PROMTOOL), "check", "metrics"],
+        input=body,
+        capture_output=True,
+        timeout=120,
+    )
+    assert checked.returncode == 0, checked.stdout.decode() + checked.stderr.decode()
+    samples = worker_metrics.read_samples(worker.url)
+    accepted = worker_metrics.totals(
+        samples, "pelastus_hub_accepted_event_timestamp_seconds", ("department",)
+    )
+    assert accepted[("lappi",)] == (T0 + timedelta(seconds=20)).timestamp()
+    # The snapshot's flag: pirkanmaa and lappi reported; kainuu never did.
+    stale = worker_metrics.totals(samples, "pelastus_hub_department_stale", ("department",))
+    assert (stale[("pirkanmaa",)], stale[("lappi",)], stale[("kainuu",)]) == (0, 0, 1)
+    # The lag is measured on a timer: every input partition, all processed.
+    deadline = time.monotonic() + 30
+    while True:
+        lag = worker_metrics.totals(
+            worker_metrics.read_samples(worker.url),
+            "pelastus_hub_consumer_lag_records",
+            ("department", "topic", "partition"),
+        )
+        if len(lag) == 3 * len(REGISTRY_CODES) * 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert len(lag) == 3 * len(REGISTRY_CODES) * 3  # families x departments x partitions
+    assert set(lag.values()) == {0}
+    assert lag[("lappi", "dept.lappi.unit-status", "0")] == 0
 
 
 async def consumes_only_new_records(broker: str, worker: WorkerProcess) -> None:

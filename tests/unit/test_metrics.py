@@ -1,11 +1,11 @@
-"""The worker's Prometheus metrics: security events, the process's and the build's, the
-lead, the input partitions' lag, and the alert rules that use them."""
+"""The worker's Prometheus metrics: series that start at 0, security events, the process's
+and the build's, the lead, the input partitions' lag, the newest accepted event, the
+snapshot's gauges."""
 
 import asyncio
-import re
 import sys
+from datetime import timedelta
 from importlib import metadata
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -17,6 +17,8 @@ from pelastus_hub.contract.reasons import SECURITY_REASONS, Reason
 from pelastus_hub.contract.registry import Registry
 from pelastus_hub.contract.validator import Validator
 from pelastus_hub.families import FAMILIES
+from pelastus_hub.families.readiness import StationReadiness
+from pelastus_hub.picture.snapshot import snapshot
 from pelastus_hub.pipeline.batch import input_routes, process_batch
 from pelastus_hub.runtime.metrics import HubMetrics, version
 from pelastus_hub.runtime.worker import HubWorker, Intake
@@ -26,14 +28,7 @@ from tests.unit.helpers import NOW, SCHEMAS, event, new_store, record
 
 REGISTRY = Registry.load(SCHEMAS)
 ROUTES = input_routes(REGISTRY, FAMILIES.values())
-ALERTS = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yml"
 SECURITY = "pelastus_hub_security_events_total"
-# The series a metric family of each type is exposed as.
-SERIES_SUFFIXES = {
-    "counter": ("_total",),
-    "gauge": ("",),
-    "histogram": ("_bucket", "_count", "_sum"),
-}
 LAG = "pelastus_hub_consumer_lag_records"
 
 
@@ -41,7 +36,7 @@ def batch_into(metrics: HubMetrics, *records) -> None:
     validator = Validator(REGISTRY, FAMILIES, 1 << 20, 300)
     stores = {name: new_store(name) for name in FAMILIES}
     result = process_batch(records, ROUTES, validator, stores, NOW)
-    metrics.record_batch(result, NOW, 0.01)
+    metrics.record_batch(result, 0.01)
 
 
 def samples(metrics: HubMetrics, name: str) -> dict[tuple[str, str], float]:
@@ -53,6 +48,10 @@ def samples(metrics: HubMetrics, name: str) -> dict[tuple[str, str], float]:
         for s in family.samples
         if s.name == name
     }
+
+
+def nonzero(found: dict[tuple[str, str], float]) -> dict[tuple[str, str], float]:
+    return {key: value for key, value in found.items() if value}
 
 
 def exposed(metrics: HubMetrics) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
@@ -123,50 +122,149 @@ async def test_the_worker_s_leader_gauge_reads_its_snapshot_cycle_s_lead() -> No
 
 
 class Consumer:
-    """Stands in for the batch consumer: its assignment and the high watermarks it knows."""
+    """Stands in for the batch consumer: the partitions' last stable offsets, which the
+    broker tells, and the positions it has read to."""
 
-    def __init__(self, highwaters: dict[TopicPartition, int | None]) -> None:
-        self.highwaters = highwaters
+    def __init__(self, ends: dict[TopicPartition, int], positions: dict[TopicPartition, int]):
+        self.ends, self.positions = ends, positions
 
-    def assignment(self) -> set[TopicPartition]:
-        return set(self.highwaters)
+    async def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+        return {tp: self.ends[tp] for tp in partitions}
 
-    def highwater(self, tp: TopicPartition) -> int | None:
-        assert tp in self.highwaters, "Partition is not assigned"
-        return self.highwaters[tp]
+    async def position(self, tp: TopicPartition) -> int:
+        return self.positions[tp]
 
 
-def lags(metrics: HubMetrics) -> dict[tuple[str, str], float]:
+def lags(metrics: HubMetrics) -> dict[tuple[str, str, str], float]:
     return {
-        (dict(labels)["topic"], dict(labels)["partition"]): value
+        (dict(labels)["topic"], dict(labels)["partition"], dict(labels)["department"]): value
         for labels, value in exposed(metrics).get(LAG, {}).items()
     }
 
 
-async def test_a_batch_s_partitions_lag_is_set_and_a_revoked_one_s_removed() -> None:
+async def test_the_lag_is_measured_from_the_broker_s_ends_and_grows_while_nothing_is_done():
     metrics = HubMetrics()
-    intake = Intake(FakeKafka(), HubSettings(), asyncio.Lock(), metrics)
-    a, b = TopicPartition("dept.lappi.unit-status", 0), TopicPartition("dept.lappi.incident", 3)
-    unknown, gone = (
-        TopicPartition("dept.lappi.readiness", 1),
-        TopicPartition("dept.kainuu.unit-status", 0),
-    )
-    intake.consumer = Consumer({a: 120, b: 10, unknown: None})  # type: ignore[assignment]
-    intake.assigned.update((a, b, unknown))
-    intake.record_lag({})  # before any batch: no series
+    a, b = TopicPartition("dept.lappi.unit-status", 0), TopicPartition("dept.kainuu.incident", 3)
+    departments = {a.topic: "lappi", b.topic: "kainuu"}
+    intake = Intake(FakeKafka(), HubSettings(), asyncio.Lock(), metrics, departments)
+    consumer = Consumer({a: 120, b: 10}, {a: 100, b: 10})
+    intake.consumer = consumer  # type: ignore[assignment]
+
+    def busy() -> bool:  # a batch in flight throughout
+        return False
+
+    await intake.measure_lag(busy)  # not resumed yet: nothing to measure
     assert lags(metrics) == {}
-    # Next offsets to read after a batch; `gone` was revoked since (not asked, no series).
-    intake.record_lag({a: 100, b: 10, unknown: 5, gone: 7})
-    assert lags(metrics) == {
-        ("dept.lappi.unit-status", "0"): 20.0,
-        ("dept.lappi.incident", "3"): 0.0,
+    intake.processed({a: 100, b: 10})  # resumed there
+    await intake.measure_lag(busy)
+    A, B = ("dept.lappi.unit-status", "0", "lappi"), ("dept.kainuu.incident", "3", "kainuu")
+    assert lags(metrics) == {A: 20.0, B: 0.0}
+    # No batch completes; records go on arriving: the lag grows.
+    consumer.ends[a] = 150
+    await intake.measure_lag(busy)
+    assert lags(metrics)[A] == 50.0
+    intake.processed({a: 140})  # a batch committed
+    await intake.measure_lag(busy)
+    assert lags(metrics)[A] == 10.0
+
+
+async def test_an_idle_worker_counts_what_its_consumer_read_past_as_processed() -> None:
+    """A transaction's marker takes an offset that no batch of the hub's ever holds."""
+    metrics = HubMetrics()
+    a = TopicPartition("dept.lappi.unit-status", 0)
+    intake = Intake(FakeKafka(), HubSettings(), asyncio.Lock(), metrics, {a.topic: "lappi"})
+    intake.consumer = Consumer({a: 101}, {a: 101})  # type: ignore[assignment]
+    intake.processed({a: 100})
+    await intake.measure_lag(lambda: True)
+    assert lags(metrics) == {("dept.lappi.unit-status", "0", "lappi"): 0.0}
+
+
+async def test_a_revoked_partition_s_lag_is_removed_and_no_longer_measured() -> None:
+    metrics = HubMetrics()
+    a, b = TopicPartition("dept.lappi.unit-status", 0), TopicPartition("dept.lappi.incident", 3)
+    departments = {a.topic: "lappi", b.topic: "lappi"}
+    intake = Intake(FakeKafka(), HubSettings(), asyncio.Lock(), metrics, departments)
+    intake.consumer = Consumer({a: 5, b: 9}, {})  # type: ignore[assignment]
+    intake.assigned.update((a, b))
+    intake.processed({a: 0, b: 0})
+    await intake.measure_lag(lambda: False)
+    await intake.on_partitions_revoked({a})
+    assert lags(metrics) == {("dept.lappi.incident", "3", "lappi"): 9.0}
+    assert intake.assigned == {b}
+    await intake.measure_lag(lambda: False)
+    assert set(lags(metrics)) == {("dept.lappi.incident", "3", "lappi")}
+
+
+def test_counters_by_department_start_at_zero_so_an_alert_sees_the_first_event() -> None:
+    metrics = HubMetrics(REGISTRY.codes, FAMILIES.values())
+    found = exposed(metrics)
+    records = found["pelastus_hub_records_total"]
+    assert len(records) == len(REGISTRY.codes) * len(FAMILIES) * 4  # four outcomes
+    assert set(records.values()) == {0.0}
+    assert len(found["pelastus_hub_dead_letters_total"]) == len(REGISTRY.codes) * len(Reason)
+    warnings = {
+        tuple(dict(labels)[k] for k in ("family", "warning"))
+        for labels in found["pelastus_hub_warnings_total"]
     }
-    intake.consumer.highwaters[a] = 130  # type: ignore[union-attr]
-    intake.record_lag({a: 125})
-    assert lags(metrics)["dept.lappi.unit-status", "0"] == 5.0
-    await intake.on_partitions_revoked({a, gone})
-    assert lags(metrics) == {("dept.lappi.incident", "3"): 0.0}
-    assert intake.assigned == {b, unknown}
+    # Only the incident family warns: no series for a warning no family gives.
+    assert warnings == {("incident", "incident_not_opened"), ("incident", "late_for_kpi_window")}
+    late = (
+        ("department", "lappi"),
+        ("family", "incident"),
+        ("warning", "late_for_kpi_window"),
+    )
+    assert found["pelastus_hub_warnings_total"][late] == 0.0
+
+
+def test_the_newest_accepted_event_time_never_goes_back() -> None:
+    metrics = HubMetrics()
+    newer = event(observed_at=(NOW - timedelta(seconds=10)).isoformat())
+    older = event(observed_at=(NOW - timedelta(seconds=50)).isoformat())
+    batch_into(metrics, record(newer))
+    accepted = "pelastus_hub_accepted_event_timestamp_seconds"
+    expected = {(("department", "pirkanmaa"),): (NOW - timedelta(seconds=10)).timestamp()}
+    assert exposed(metrics)[accepted] == expected
+    batch_into(metrics, record(older, key=b"RPI311"))  # another unit, an older event
+    assert exposed(metrics)[accepted] == expected
+
+
+def test_the_snapshot_s_gauges_say_each_department_s_newest_event_in_any_family_and_stale():
+    metrics = HubMetrics()
+    heard = NOW - timedelta(seconds=100)
+    station = StationReadiness("actual", "lappi", "LA-1", 3, 1, 2, 6, heard, "r", (("r", "/s"),))
+    built = snapshot(
+        {"unit-status": [], "incident": [], "readiness": [station]},
+        FAMILIES.values(),
+        ["lappi", "kainuu"],
+        1,
+        NOW,
+        60,
+    )
+    metrics.export_snapshot(built)
+    found = exposed(metrics)
+    # Readiness only, no unit status: lappi is heard from, its event 100 s old.
+    assert found["pelastus_hub_last_event_timestamp_seconds"] == {
+        (("department", "lappi"),): heard.timestamp()
+    }
+    # Over the 60 s threshold: stale, as is kainuu, never heard from.
+    assert found["pelastus_hub_department_stale"] == {
+        (("department", "kainuu"),): 1.0,
+        (("department", "lappi"),): 1.0,
+    }
+    fresh = snapshot(
+        {"unit-status": [], "incident": [], "readiness": [station]},
+        FAMILIES.values(),
+        ["lappi", "kainuu"],
+        2,
+        NOW,
+        900,
+    )
+    metrics.export_snapshot(fresh)
+    assert exposed(metrics)["pelastus_hub_department_stale"][(("department", "lappi"),)] == 0.0
+    metrics.forget_snapshot()  # not leading any more
+    found = exposed(metrics)
+    for name in ("department_stale", "last_event_timestamp_seconds"):
+        assert f"pelastus_hub_{name}" not in found
 
 
 def test_every_department_s_security_series_starts_at_zero() -> None:
@@ -179,12 +277,14 @@ def test_a_record_claiming_another_department_is_a_security_event_of_its_sender(
     metrics = HubMetrics(REGISTRY.codes)
     # pirkanmaa's topic, lappi's data: the sender is pirkanmaa.
     batch_into(metrics, record(event(department="lappi")), record(event(department="narnia")))
-    counted = {key: value for key, value in samples(metrics, SECURITY).items() if value}
+    counted = nonzero(samples(metrics, SECURITY))
     assert counted == {
         ("pirkanmaa", Reason.DEPARTMENT_MISMATCH): 1.0,
         ("pirkanmaa", Reason.DEPARTMENT_UNKNOWN): 1.0,
     }
-    assert samples(metrics, "pelastus_hub_dead_letters_total") == counted  # dead letters too
+    assert (
+        nonzero(samples(metrics, "pelastus_hub_dead_letters_total")) == counted
+    )  # dead letters too
 
 
 def test_other_dead_letters_are_no_security_event() -> None:
@@ -194,44 +294,8 @@ def test_other_dead_letters_are_no_security_event() -> None:
         record(event(crew=-1)),  # schema_invalid
         record(event(), key=b"RPI999"),  # key_mismatch: its own department, a wrong key
     )
-    assert samples(metrics, "pelastus_hub_dead_letters_total") == {
+    assert nonzero(samples(metrics, "pelastus_hub_dead_letters_total")) == {
         ("pirkanmaa", Reason.SCHEMA_INVALID): 1.0,
         ("pirkanmaa", Reason.KEY_MISMATCH): 1.0,
     }
     assert not any(samples(metrics, SECURITY).values())
-
-
-def alert_expressions(text: str) -> dict[str, str]:
-    """Each alert's expr in the rules file, by alert name: inline or a `|` block."""
-    exprs: dict[str, str] = {}
-    alert = None
-    lines = text.splitlines()
-    for i, line in enumerate(lines):
-        if found := re.match(r"\s*- alert: (\S+)", line):
-            alert = found[1]
-        elif (found := re.match(r"(\s*)expr: ?(.*)", line)) and alert:
-            indent, value = len(found[1]), found[2].strip()
-            if value in ("|", ">", "|-", ">-"):
-                block = []
-                for following in lines[i + 1 :]:
-                    if following.strip() and len(following) - len(following.lstrip()) <= indent:
-                        break
-                    block.append(following.strip())
-                value = " ".join(block)
-            exprs[alert] = value
-    return exprs
-
-
-def test_every_metric_an_alert_uses_is_one_the_hub_exports() -> None:
-    exprs = alert_expressions(ALERTS.read_text())
-    assert "HubSecurityEvents" in exprs and SECURITY in exprs["HubSecurityEvents"]
-    exported = {
-        family.name + suffix
-        for family in HubMetrics().registry.collect()
-        for suffix in SERIES_SUFFIXES[family.type]
-    }
-    assert {"pelastus_hub_records_total", SECURITY, "pelastus_hub_units"} <= exported
-    for alert, expr in exprs.items():
-        used = set(re.findall(r"\bpelastus_hub_[a-z0-9_]+", expr))
-        assert used, alert
-        assert used <= exported, (alert, used - exported)

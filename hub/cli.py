@@ -1,5 +1,5 @@
 """pelastus-hub command line: worker, simulate, run, bench, validate, schemas, kafka,
-provision."""
+dead-letters, provision, group, state."""
 
 import argparse
 import asyncio
@@ -177,6 +177,64 @@ def _main(argv: list[str] | None) -> int:
         "(default: .run/secrets)",
     )
 
+    group = commands.add_parser(
+        "group",
+        help="the workers' consumer group: partitions and lag, or reset its offsets",
+        description="The hub's consumer group (PELASTUS_HUB_GROUP_ID) over the input topics "
+        "dept.<department>.<family>. Needs the operator extra.",
+    )
+    group_actions = group.add_subparsers(dest="action", required=True)
+    group_show = group_actions.add_parser(
+        "show",
+        help="members with their partitions, committed and end offsets and lag",
+        description="The group's state, each member (client id, host, member id) with its "
+        "partitions, and per input partition the committed offset, the end offset and the "
+        "lag, with totals per member and department. A group with no members still shows "
+        "its committed offsets.",
+    )
+    group_show.add_argument("--format", choices=["text", "json"], default="text")
+    group_reset = group_actions.add_parser(
+        "reset",
+        help="move the group's offsets to a time, the earliest or the latest (workers stopped)",
+        description="Moves every input partition's committed offset; refused while any worker "
+        "is in the group, as Kafka moves no offsets of an active group: stop the workers "
+        "first. Records read again whose unit, incident or station the state still holds end "
+        "as `duplicate` or `stale`; bad ones are dead-lettered again and their departments "
+        "get the feedback again. Records skipped are never processed.",
+    )
+    target = group_reset.add_mutually_exclusive_group(required=True)
+    target.add_argument(
+        "--to-time",
+        metavar="TIME",
+        help="each partition's first record at or after this time (ISO 8601 with a UTC "
+        "offset, e.g. 2026-12-03T08:00+02:00), or its end if none",
+    )
+    target.add_argument("--to-earliest", action="store_true", help="the earliest records kept")
+    target.add_argument("--to-latest", action="store_true", help="the end: skip what is there")
+    group_reset.add_argument(
+        "--dry-run", action="store_true", help="print the moves, change nothing"
+    )
+
+    state = commands.add_parser(
+        "state",
+        help="the hub's state: rebuild it from the input topics",
+        description="The hub's state lives in the compacted topics hub.state.<family>. Needs "
+        "the operator extra.",
+    )
+    state_actions = state.add_subparsers(dest="action", required=True)
+    rebuild = state_actions.add_parser(
+        "rebuild",
+        help="delete the state topics and reset the group to the earliest (workers stopped)",
+        description="Refused while any worker runs. Moves the group's offsets to the "
+        "earliest and deletes hub.state.<family>; the next worker to start creates them "
+        "again and rebuilds the state from the inputs. State older than the inputs' "
+        "retention is lost; the feedback and dead letters of bad records are sent again; "
+        "national.capability and national.kpi are kept.",
+    )
+    rebuild.add_argument(
+        "--dry-run", action="store_true", help="say what would be done, change nothing"
+    )
+
     args = parser.parse_args(argv)
     if args.command == "worker":
         return _worker()
@@ -224,6 +282,10 @@ def _main(argv: list[str] | None) -> int:
             print(f"error: {error}: pip install 'pelastus-hub[operator]'", file=sys.stderr)
             return 1
         return run_provision(args.dry_run, args.secrets_dir)
+    if args.command == "group":
+        return _group(args)
+    if args.command == "state":
+        return _state(args)
     if args.keep_data and args.action != "stop":
         parser.error("--keep-data goes with 'kafka stop'")
     if args.secure and args.action != "start":
@@ -247,6 +309,26 @@ def _dead_letters(args: argparse.Namespace) -> int:
     except (ConnectFailed, LookupError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+
+
+def _group(args: argparse.Namespace) -> int:
+    try:
+        from pelastus_hub.tools.group_commands import run_reset, run_show
+    except ImportError as error:
+        print(f"error: {error}: pip install 'pelastus-hub[operator]'", file=sys.stderr)
+        return 1
+    if args.action == "show":
+        return run_show(args.format)
+    return run_reset(args.to_time, args.to_earliest, args.dry_run)
+
+
+def _state(args: argparse.Namespace) -> int:
+    try:
+        from pelastus_hub.tools.state_rebuild import run_rebuild
+    except ImportError as error:
+        print(f"error: {error}: pip install 'pelastus-hub[operator]'", file=sys.stderr)
+        return 1
+    return run_rebuild(args.dry_run)
 
 
 def _simulation_options(parser: argparse.ArgumentParser, default_rate: float = 100.0) -> None:

@@ -279,8 +279,7 @@ def _main(argv: list[str] | None) -> int:
         try:
             from pelastus_hub.tools.provision import run_provision
         except ImportError as error:
-            print(f"error: {error}: pip install 'pelastus-hub[operator]'", file=sys.stderr)
-            return 1
+            return _needs_operator_extra(error)
         return run_provision(args.dry_run, args.secrets_dir)
     if args.command == "group":
         return _group(args)
@@ -311,12 +310,16 @@ def _dead_letters(args: argparse.Namespace) -> int:
         return 1
 
 
+def _needs_operator_extra(error: ImportError) -> int:
+    print(f"error: {error}: pip install 'pelastus-hub[operator]'", file=sys.stderr)
+    return 1
+
+
 def _group(args: argparse.Namespace) -> int:
     try:
         from pelastus_hub.tools.group_commands import run_reset, run_show
     except ImportError as error:
-        print(f"error: {error}: pip install 'pelastus-hub[operator]'", file=sys.stderr)
-        return 1
+        return _needs_operator_extra(error)
     if args.action == "show":
         return run_show(args.format)
     return run_reset(args.to_time, args.to_earliest, args.dry_run)
@@ -326,8 +329,7 @@ def _state(args: argparse.Namespace) -> int:
     try:
         from pelastus_hub.tools.state_rebuild import run_rebuild
     except ImportError as error:
-        print(f"error: {error}: pip install 'pelastus-hub[operator]'", file=sys.stderr)
-        return 1
+        return _needs_operator_extra(error)
     return run_rebuild(args.dry_run)
 
 

@@ -13,17 +13,19 @@ from aiokafka import AIOKafkaClient
 from aiokafka.errors import KafkaError
 
 from pelastus_hub.clients import KafkaClients
+from pelastus_hub.runtime.retry import failure_reason
 
 log = logging.getLogger(__name__)
 
 PROBE_TIMEOUT_SECONDS = 5.0
+NOT_PROBED = "not probed yet"
 
 
 class BrokerWatch:
     def __init__(self, clients: KafkaClients) -> None:
         self.clients = clients
         self.reachable = False
-        self.problem: str | None = "not probed yet"
+        self.problem: str | None = NOT_PROBED
         self._since = time.monotonic()
         self._client: AIOKafkaClient | None = None
 
@@ -60,10 +62,18 @@ class BrokerWatch:
 
     def failed(self, error: BaseException) -> None:
         """Told by the probe, or by an operation that failed for want of the broker."""
-        if self.reachable:
-            log.warning("the broker does not answer: %r", error)
+        reason = failure_reason(error)
+        if reason.startswith("KafkaConnectionError: Unable to bootstrap from"):
+            reason = "no connection (refused, or no answer in time)"  # not its address tuples
+        if self.reachable or self.problem == NOT_PROBED:
+            # Once per outage, and once if it never answered since the start.
+            log.warning(
+                "the Kafka broker does not answer at %s: %s; retrying until it does",
+                self.clients.options["bootstrap_servers"],
+                reason,
+            )
             self.reachable, self._since = False, time.monotonic()
-        self.problem = f"broker unreachable: {error!r}"[:300]
+        self.problem = f"broker unreachable: {reason}"[:300]
 
     async def close(self) -> None:
         if self._client is not None:

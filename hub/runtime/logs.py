@@ -1,6 +1,7 @@
 """The worker's logs: as JSON, one object a line, for a log pipeline
-(PELASTUS_HUB_LOG_FORMAT=json); and aiokafka's errors for what it retries by itself
-while a cluster or group settles, logged as info, so that a normal start logs no error."""
+(PELASTUS_HUB_LOG_FORMAT=json); aiokafka's errors for what it retries by itself
+while a cluster or group settles, logged as info, so that a normal start logs no error;
+and its errors at every retry while no broker answers, left to the worker's own line."""
 
 import logging
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ SETTLING = (
     "LeaderNotAvailableError",
 )
 AIOKAFKA_LOGGERS = (
+    "aiokafka",  # the client's: connections and metadata
     "aiokafka.client",
     "aiokafka.cluster",
     "aiokafka.consumer.fetcher",
@@ -42,10 +44,23 @@ AIOKAFKA_LOGGERS = (
 )
 
 
+# aiokafka's errors while nothing answers at a broker's address, again at every retry. The
+# worker says so itself, once, when the broker stops answering (or never did) and when it
+# answers again (pelastus_hub.runtime.broker_watch): these are debug.
+AWAY = ("Connect call failed", "Unable to update metadata from")
+
+
 class Settling(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno == logging.ERROR and any(e in record.getMessage() for e in SETTLING):
+        if record.levelno != logging.ERROR:
+            return True
+        message = record.getMessage()
+        if any(e in message for e in SETTLING):
             record.levelno, record.levelname = logging.INFO, "INFO"
+        elif any(e in message for e in AWAY):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            # The logger let it pass as an error: pass it on only where debug is wanted.
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
         return True
 
 

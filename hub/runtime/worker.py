@@ -253,6 +253,8 @@ class Intake(ConsumerRebalanceListener):
         # Committed records only, and fetches that take the largest record the hub accepts.
         self.consumer = self.clients.consumer(
             group_id=self.settings.group_id,
+            # Names the worker among the group's members (pelastus-hub group show).
+            client_id=f"pelastus-hub-{self.settings.instance}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",

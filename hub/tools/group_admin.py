@@ -24,10 +24,10 @@ from pelastus_hub.tools.group_plan import Group, Key, Member, Offsets
 from pelastus_hub.tools.provision.broker_admin import (
     CONNECT_TIMEOUT_SECONDS,
     BrokerAdmin,
-    ProvisionError,
+    BrokerAdminError,
 )
 
-__all__ = ["GroupAdmin", "ProvisionError"]
+__all__ = ["BrokerAdminError", "GroupAdmin"]
 
 
 class GroupAdmin(BrokerAdmin):
@@ -132,7 +132,7 @@ class GroupAdmin(BrokerAdmin):
         altered = self._result(future, f"moving the offsets of group {group_id}")
         failed = [tp for tp in altered.topic_partitions if tp.error is not None]
         if failed:
-            raise ProvisionError(
+            raise BrokerAdminError(
                 f"moving the offsets of group {group_id} failed for {len(failed)} partitions, "
                 f"e.g. {failed[0].topic}/{failed[0].partition}: {failed[0].error.str()}"
             )
@@ -146,14 +146,14 @@ class GroupAdmin(BrokerAdmin):
             except KafkaException as error:
                 # Deleted meanwhile, by another run: gone, as wanted.
                 if error.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
-                    raise ProvisionError(
+                    raise BrokerAdminError(
                         f"deleting topic {name} at {self.where} failed: {error.args[0].str()}"
                     ) from None
         progress(f"deleted {', '.join(names)}; waiting until the broker no longer lists them")
         deadline = time.monotonic() + self.timeout
         while listed := sorted(set(names) & set(self.topics())):
             if time.monotonic() > deadline:
-                raise ProvisionError(
+                raise BrokerAdminError(
                     f"the broker at {self.where} still lists {', '.join(listed)} "
                     f"{self.timeout:.0f} s after deleting them"
                 )

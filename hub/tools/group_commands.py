@@ -14,7 +14,7 @@ from pelastus_hub.contract.registry import Registry
 from pelastus_hub.families import FAMILIES
 from pelastus_hub.settings import HubSettings
 from pelastus_hub.tools.dead_letters import moment
-from pelastus_hub.tools.group_admin import GroupAdmin, ProvisionError
+from pelastus_hub.tools.group_admin import BrokerAdminError, GroupAdmin
 from pelastus_hub.tools.group_plan import (
     REREAD_MEANING,
     Group,
@@ -36,7 +36,7 @@ def guarded(command: Callable[[], int]) -> int:
     settings that cannot connect) ends it with one line and exit code 1."""
     try:
         return command()
-    except (ProvisionError, LookupError, ValueError) as error:
+    except (BrokerAdminError, LookupError, ValueError) as error:
         say(f"error: {error}")
         return 1
 

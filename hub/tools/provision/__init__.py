@@ -14,11 +14,11 @@ from pelastus_hub.contract.registry import Registry
 from pelastus_hub.families import FAMILIES
 from pelastus_hub.runtime.topic_admin import hub_topics
 from pelastus_hub.settings import HubSettings
-from pelastus_hub.tools.provision.broker_admin import BrokerAdmin, ProvisionError
+from pelastus_hub.tools.provision.broker_admin import BrokerAdmin, BrokerAdminError
 from pelastus_hub.tools.provision.passwords import Passwords
 from pelastus_hub.tools.provision.plan import Step, Topic, plan, table, wanted
 
-__all__ = ["ProvisionError", "provision", "run_provision"]
+__all__ = ["BrokerAdminError", "provision", "run_provision"]
 
 
 def wanted_topics(settings: HubSettings, departments: list[str]) -> list[Topic]:
@@ -57,7 +57,7 @@ def provision(
             settings.sasl_username,
         )
     except ValueError as error:
-        raise ProvisionError(f"the registry cannot be provisioned: {error}") from None
+        raise BrokerAdminError(f"the registry cannot be provisioned: {error}") from None
     admin = BrokerAdmin(settings)
     current, foreign = admin.current()
     passwords = Passwords(secrets_dir, progress)
@@ -86,7 +86,7 @@ def run_provision(dry_run: bool, secrets_dir: Path) -> int:
         registry = Registry.load(settings.schemas_dir)
         steps = provision(settings, registry.codes, secrets_dir, dry_run)
     # ValueError: settings that cannot connect (HubSettings.login).
-    except (ProvisionError, ValueError) as error:
+    except (BrokerAdminError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     counts = {a: sum(s.action == a for s in steps) for a in ("create", "keep", "report")}

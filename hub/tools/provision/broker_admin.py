@@ -31,8 +31,8 @@ SCRAM_ITERATIONS = 8192
 CONNECT_TIMEOUT_SECONDS = 10.0
 
 
-class ProvisionError(RuntimeError):
-    pass
+class BrokerAdminError(RuntimeError):
+    """What went wrong on the broker, in one line for the operator."""
 
 
 def admin_config(settings: HubSettings) -> dict[str, str]:
@@ -95,17 +95,19 @@ class BrokerAdmin:
         # less than the explanation a failure gets here.
         self.admin = AdminClient(admin_config(settings) | {"log_level": 2})
 
-    def _unreachable(self, error: Exception) -> ProvisionError:
+    def _unreachable(self, error: Exception) -> BrokerAdminError:
         reason = asyncio.run(explain_connect_failure(self.settings.kafka_options()))
-        return ProvisionError(f"cannot reach the broker: {reason} ({error})")
+        return BrokerAdminError(f"cannot reach the broker: {reason} ({error})")
 
     def _result(self, future: Future, what: str):
         try:
             return future.result(timeout=self.timeout)
         except KafkaException as error:
-            raise ProvisionError(f"{what} at {self.where} failed: {error.args[0].str()}") from None
+            raise BrokerAdminError(
+                f"{what} at {self.where} failed: {error.args[0].str()}"
+            ) from None
         except TimeoutError:
-            raise ProvisionError(
+            raise BrokerAdminError(
                 f"{what}: no answer from {self.where} in {self.timeout:.0f} s "
                 "(is the broker there, and are the connection settings right?)"
             ) from None
@@ -165,7 +167,7 @@ class BrokerAdmin:
                 except KafkaException as error:
                     # Made meanwhile, by a worker or another run: there, as planned.
                     if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                        raise ProvisionError(
+                        raise BrokerAdminError(
                             f"creating topic {name} at {self.where} failed: {error.args[0].str()}"
                         ) from None
             progress(f"provision: {len(new)} topics created")
@@ -195,7 +197,7 @@ class BrokerAdmin:
             if not missing:
                 return
             if time.monotonic() > deadline:
-                raise ProvisionError(
+                raise BrokerAdminError(
                     f"the broker at {self.where} does not show {len(missing)} of the changes "
                     f"after {self.timeout:.0f} s, e.g. {missing[0]}"
                 )

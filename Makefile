@@ -21,7 +21,16 @@ $(STAMP): pyproject.toml
 run: $(STAMP) ## the demo: local Kafka, the hub worker and simulated departments (Ctrl-C stops; ARGS="--duration 60")
 	$(BIN)/pelastus-hub run $(ARGS)
 
-test: $(STAMP) ## all tests: unit tests and integration tests against a real local Kafka
+# The page test drives Debian's Chromium; installed here where it is missing (as root).
+BROWSER := $(VENV)/.browser
+$(BROWSER): $(STAMP)
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		{ apt-get install -y -qq --no-install-recommends chromium >/dev/null || \
+		  { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }; }; } || \
+		{ echo "chromium not found: install Debian's chromium package"; exit 1; }
+	touch $@
+
+test: $(STAMP) $(BROWSER) ## all tests: unit tests, integration tests against a real local Kafka, the page in Chromium
 	@# pytest exits 5 when it collected no tests: that is a failure too.
 	$(BIN)/pytest $(ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "no tests were collected" >&2; exit 1; fi; exit $$status

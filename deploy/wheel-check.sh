@@ -74,3 +74,10 @@ say "ok: pelastus_hub.Publisher builds an event"
 
 "$bin/python" -c 'import pelastus_hub.runtime.app' || fail "import pelastus_hub.runtime.app"
 say "ok: the worker's modules import"
+
+"$bin/python" -c '
+from pelastus_hub.runtime.page import FILES, page_file
+for name in FILES:
+    assert page_file(name), name
+' || fail "the national picture page's files"
+say "ok: the national picture page's files are in the wheel"

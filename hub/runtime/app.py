@@ -18,6 +18,7 @@ from pelastus_hub.contract import topics
 from pelastus_hub.contract.registry import Registry
 from pelastus_hub.runtime.group_offsets import RUNTIME_GROUP_SUFFIX
 from pelastus_hub.runtime.logs import quiet_settling
+from pelastus_hub.runtime.page import add_page
 from pelastus_hub.runtime.web import add_routes
 from pelastus_hub.runtime.worker import HubWorker
 from pelastus_hub.settings import HubSettings
@@ -87,4 +88,5 @@ def create_app(settings: HubSettings) -> tuple[faust.App, HubWorker]:
             worker.snapshots.leadership.assigned = False
 
     add_routes(app, worker, registry)
+    add_page(app)
     return app, worker

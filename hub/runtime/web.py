@@ -94,6 +94,20 @@ def _pages(app: faust.App, worker: HubWorker) -> Page:
 
 def add_routes(app: faust.App, worker: HubWorker, registry: Registry) -> None:
     page = _pages(app, worker)
+    # The registry's names in Finnish and Swedish, as the contract gives them.
+    department_names = orjson.dumps(
+        {
+            "departments": [
+                {
+                    "code": d.code,
+                    "name_fi": d.name_fi,
+                    "name_sv": d.name_sv,
+                    "cooperation_area": d.cooperation_area,
+                }
+                for d in registry.departments
+            ]
+        }
+    )
 
     @page("/healthz")
     async def healthz(web: View, request: Request) -> Response:
@@ -143,7 +157,16 @@ def add_routes(app: faust.App, worker: HubWorker, registry: Registry) -> None:
         latest = worker.snapshots.latest
         if latest is None:
             return _no_snapshot(web)
-        return web.bytes(latest.body, content_type=JSON_CONTENT_TYPE)
+        # A snapshot is known by its sequence: a client polling with If-None-Match gets a
+        # bodiless 304 until the next one (the national picture page polls every second).
+        etag = f'"{latest.sequence}"'
+        if request.headers.get("If-None-Match") == etag:
+            return web.bytes(b"", status=304, headers={"ETag": etag})
+        return web.bytes(latest.body, content_type=JSON_CONTENT_TYPE, headers={"ETag": etag})
+
+    @page("/api/v1/departments")
+    async def departments(web: View, request: Request) -> Response:
+        return web.bytes(department_names, content_type=JSON_CONTENT_TYPE)
 
     @page("/api/v1/capability/{department}")
     async def department_capability(web: View, request: Request, department: str) -> Response:

@@ -227,6 +227,7 @@ def _run(args: argparse.Namespace, settings: HubSettings) -> int:
         simulator = _start([*command, *simulation], simulator_env, simulator_log)
         _say(
             "the hub is running; look at\n"
+            f"    {base_url}/                         the national picture (a page, in a browser)\n"
             f"    {base_url}/api/v1/capability        national capability (JSON)\n"
             f"    {base_url}/api/v1/capability/pirkanmaa\n"
             f"    {base_url}/api/v1/kpi?department=pirkanmaa&window=hour   response times\n"

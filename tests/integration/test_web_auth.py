@@ -55,13 +55,18 @@ def test_a_group_answers_its_own_token_only(guarded: WorkerProcess, group: str) 
         assert b"pelastus_hub_records_total" in body
 
 
-def test_faust_shows_nothing_of_its_own_but_a_status(guarded: WorkerProcess) -> None:
+def test_faust_shows_nothing_of_its_own_and_the_page_no_data(guarded: WorkerProcess) -> None:
     """Faust's views of partition assignments and tables are off: they would answer
-    anyone, whatever the tokens."""
+    anyone, whatever the tokens. The national picture page answers anyone too, since it
+    holds no data: it reads the API, with the API's token."""
     for path in ("/router/", "/table/", "/stats/", "/graph/"):
         assert guarded.request(path)[0] == 404, path
-    status, _, body = guarded.request("/")
-    assert (status, json.loads(body)) == (200, {"status": "OK"})
+    status, headers, body = guarded.request("/")
+    assert status == 200 and headers["Content-Type"] == "text/html"
+    assert b"/page/page.js" in body
+    assert guarded.request("/page/page.js")[0] == 200
+    assert guarded.request("/page/settings.py")[0] == 404  # only the page's own files
+    assert guarded.request("/api/v1/departments")[0] == 401
 
 
 def test_a_group_without_a_token_stays_open(guarded: WorkerProcess) -> None:

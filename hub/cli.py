@@ -1,5 +1,5 @@
 """pelastus-hub command line: worker, simulate, run, bench, validate, schemas, kafka,
-dead-letters, provision, group, state."""
+dead-letters, provision, group, state, kubernetes."""
 
 import argparse
 import asyncio
@@ -235,6 +235,27 @@ def _main(argv: list[str] | None) -> int:
         "--dry-run", action="store_true", help="say what would be done, change nothing"
     )
 
+    kubernetes = commands.add_parser(
+        "kubernetes",
+        help="Kubernetes resources generated from the registry",
+        description="Resources for a Kubernetes deployment, generated from the registry "
+        "(schemas/departments.json). Needs the operator extra.",
+    )
+    kubernetes_actions = kubernetes.add_subparsers(dest="action", required=True)
+    strimzi = kubernetes_actions.add_parser(
+        "strimzi",
+        help="write the Strimzi Kafka cluster, a KafkaTopic per topic and a KafkaUser per "
+        "user with the provisioning plan's ACLs",
+        description="Writes kafka.yaml, topics.yaml and users.yaml: what `pelastus-hub "
+        "provision` would make, as resources of the Strimzi operator.",
+    )
+    strimzi.add_argument(
+        "--output", type=Path, help="default: deploy/kubernetes/strimzi beside schemas/"
+    )
+    strimzi.add_argument(
+        "--check", action="store_true", help="write nothing, fail if the files are out of date"
+    )
+
     args = parser.parse_args(argv)
     if args.command == "worker":
         return _worker()
@@ -285,6 +306,8 @@ def _main(argv: list[str] | None) -> int:
         return _group(args)
     if args.command == "state":
         return _state(args)
+    if args.command == "kubernetes":
+        return _kubernetes(args)
     if args.keep_data and args.action != "stop":
         parser.error("--keep-data goes with 'kafka stop'")
     if args.secure and args.action != "start":
@@ -331,6 +354,15 @@ def _state(args: argparse.Namespace) -> int:
     except ImportError as error:
         return _needs_operator_extra(error)
     return run_rebuild(args.dry_run)
+
+
+def _kubernetes(args: argparse.Namespace) -> int:
+    try:
+        from pelastus_hub.tools.strimzi import OUTPUT, run_strimzi
+    except ImportError as error:
+        return _needs_operator_extra(error)
+    schemas_dir = HubSettings().schemas_dir
+    return run_strimzi(schemas_dir, args.output or schemas_dir.parent / OUTPUT, args.check)
 
 
 def _simulation_options(parser: argparse.ArgumentParser, default_rate: float = 100.0) -> None:

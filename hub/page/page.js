@@ -29,6 +29,7 @@ const LABELS = {
     crew_available: "miehistöä vapaana",
     open_incidents: "avoimia tehtäviä",
     urgent: "kiireellisiä (A, B)",
+    by_urgency: "kiireellisyysluokittain",
     stale: "VANHENTUNUT",
     stale_note: "Laitokselta ei ole tullut tietoa: luvut voivat olla vanhoja.",
     stale_departments: "vanhentuneita laitoksia",
@@ -81,6 +82,7 @@ const LABELS = {
     crew_available: "besättning ledig",
     open_incidents: "öppna uppdrag",
     urgent: "brådskande (A, B)",
+    by_urgency: "per brådskandeklass",
     stale: "FÖRÅLDRAD",
     stale_note: "Inga uppgifter från räddningsverket: siffrorna kan vara gamla.",
     stale_departments: "föråldrade räddningsverk",
@@ -133,6 +135,7 @@ const LABELS = {
     crew_available: "crew available",
     open_incidents: "open incidents",
     urgent: "urgent (A, B)",
+    by_urgency: "by urgency",
     stale: "STALE",
     stale_note: "Nothing heard from the department: its figures may be old.",
     stale_departments: "stale departments",
@@ -519,6 +522,7 @@ function renderPanel() {
     [t("strain"), percent(view.strain), "strain"],
     [t("open_incidents"), view.incidents.open, "open_incidents"],
     [t("urgent"), view.incidents.by_urgency.A + view.incidents.by_urgency.B],
+    [t("by_urgency"), ["A", "B", "C", "D"].map((level) => `${level} ${view.incidents.by_urgency[level]}`).join(" · "), "by_urgency"],
     [t("last_event"), view.last_event_time ? new Date(view.last_event_time).toLocaleString(state.lang) : t("never")],
   ]));
   const ready = view.readiness;

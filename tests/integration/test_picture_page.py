@@ -134,6 +134,8 @@ async def test_the_page_draws_the_api_s_picture_and_follows_it(broker, worker):
         for field in ("units", "available", "committed", "out_of_service", "crew_available"):
             assert panel[field] == str(lappi[field]), field
         assert panel["stations"] == str(lappi["readiness"]["stations"])
+        urgency = lappi["incidents"]["by_urgency"]
+        assert panel["by_urgency"] == " · ".join(f"{k} {urgency[k]}" for k in "ABCD")
         national = await page.get_attribute("#national", "data-units")
         assert national == str(api["national"]["units"])
 

@@ -35,11 +35,12 @@ test: $(STAMP) $(BROWSER) ## all tests: unit tests, integration tests against a 
 	$(BIN)/pytest $(ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "no tests were collected" >&2; exit 1; fi; exit $$status
 
-lint: $(STAMP) ## ruff, the schema compatibility check, promtool on the Prometheus config and alert tests
+lint: $(STAMP) ## ruff, the schema and Strimzi file checks, promtool on the Prometheus config and alert tests
 	$(BIN)/ruff check hub tests deploy
 	$(BIN)/ruff format --check hub tests deploy
 	$(BIN)/pelastus-hub schemas check
 	$(BIN)/pelastus-hub schemas docs --check
+	$(BIN)/pelastus-hub kubernetes strimzi --check
 	@# promtool 2.42 from Debian's prometheus package, fetched once (deploy/prometheus/promtool.py).
 	$(BIN)/python deploy/prometheus/promtool.py check config deploy/prometheus/prometheus.yml
 	$(BIN)/python deploy/prometheus/promtool.py test rules deploy/prometheus/alerts.test.yml

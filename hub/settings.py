@@ -128,6 +128,12 @@ class HubSettings(BaseSettings):
 
     group_id: str = Field("pelastus-hub", description="Consumer group the workers share.")
     snapshot_interval_seconds: float = Field(5.0, gt=0, description="Capability snapshot cadence.")
+    snapshot_min_spacing_seconds: float = Field(
+        0.25,
+        ge=0,
+        description="Besides the cadence, the leader publishes a snapshot this soon after a "
+        "change to the states, and no sooner after the one before; 0: the cadence only.",
+    )
     max_message_bytes: int = Field(
         1024 * 1024, gt=0, description="Larger values are dead-lettered."
     )

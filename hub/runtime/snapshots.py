@@ -2,6 +2,7 @@
 together in one transaction; a worker not leading follows the leader's instead."""
 
 import asyncio
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -55,6 +56,9 @@ class SnapshotCycle:
         self.latest: Published | None = None
         # Snapshots are numbered and sent one at a time: the timer and a request may overlap.
         self._lock = asyncio.Lock()
+        # Set by this worker's batches that changed a state: a snapshot is due soon.
+        self.changed = asyncio.Event()
+        self._published_at = float("-inf")  # time.monotonic() of the latest publish
 
     async def restore(self) -> None:
         """Number on from the newest snapshot published, and serve it until the next."""
@@ -95,12 +99,23 @@ class SnapshotCycle:
                     kpis.forget(result)
                 return None
             kpis.published()
+            self._published_at = time.monotonic()
             await self._retire(kpis.retired(incidents))
             self.metrics.kpi_windows.inc(len(closing))
             self.sequence = built.sequence
             self.latest = Published(built.sequence, body)
         self.metrics.export_snapshot(built)
         return built
+
+    async def publish_spaced(self, spacing: float) -> Snapshot | None:
+        """publish(), once `spacing` seconds have passed since the latest one: what changes
+        meanwhile goes into the same snapshot."""
+        wait = self._published_at + spacing - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        # Cleared before the states are read: a change from now on asks for the next one.
+        self.changed.clear()
+        return await self.publish()
 
     async def follow(self) -> None:
         """Not leading: serve the leader's latest snapshot and KPIs on this worker's API too,

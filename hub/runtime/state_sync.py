@@ -68,6 +68,18 @@ class StateSync:
             # A retry goes on from the last record read: positions move record by record.
             await self.retry("reading the state changelogs", self._read_changelogs)
 
+    async def changelogs_moved(self) -> bool:
+        """Whether a state changelog has records this worker has not read: a change another
+        worker made (or this one, not yet read back)."""
+        reader = self.reader
+        assert reader is not None, "the worker starts the reader first"
+        partitions = {name: TopicPartition(topics.state_topic(name), 0) for name in self.stores}
+        async with self.reader_lock:
+            ends = await asyncio.wait_for(
+                reader.end_offsets(list(partitions.values())), READ_STALL_SECONDS
+            )
+        return any(ends[tp] > self._state_positions[name] for name, tp in partitions.items())
+
     async def _read_changelogs(self) -> None:
         for name, store in self.stores.items():
             codec = self.families[name].codec

@@ -15,6 +15,7 @@ leader's snapshot cycle (snapshots). Every Kafka client comes from one KafkaClie
 """
 
 import asyncio
+import contextlib
 import logging
 import os
 import threading
@@ -188,6 +189,27 @@ class HubWorker(Service):
                 self._idle.set()
 
     @Service.task
+    async def _publish_on_change(self) -> None:
+        """The leader's snapshot soon after a change, spaced: its own batches say so at once;
+        other workers' changes show as news on the changelogs, looked for as often."""
+        spacing = self.settings.snapshot_min_spacing_seconds
+        cycle = self.snapshots
+        while spacing > 0 and not self.should_stop:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(cycle.changed.wait(), spacing)
+            # Assigned the lead: publish() takes it up, as on the cadence.
+            if not (self.ready and cycle.leadership.assigned):
+                cycle.changed.clear()  # a follower's changes reach the leader on its changelog
+                continue
+            try:
+                due = cycle.changed.is_set() or await self.sync.changelogs_moved()
+            except (KafkaError, TimeoutError) as error:
+                log.debug("changelog ends not read: %r", error)  # the cadence still publishes
+                continue
+            if due:
+                await cycle.publish_spaced(spacing)
+
+    @Service.task
     async def _publish_on_cadence(self) -> None:
         async for _ in self.itertimer(self.settings.snapshot_interval_seconds, name="snapshot"):
             if self.ready and await self.snapshots.publish() is None:
@@ -210,6 +232,8 @@ class HubWorker(Service):
             stores = self.sync.stores
             result = process_batch(records, self.routes, self.validator, stores, now)
             changes = [(self.families[n], store.take_changes()) for n, store in stores.items()]
+            if any(changed for _, changed in changes):
+                self.snapshots.changed.set()
             limit = self.settings.max_message_bytes
             outputs = batch_outputs(result.dead_letters, result.warnings, changes, limit, now)
             offsets = {tp: part[-1].offset + 1 for tp, part in batches.items() if part}

@@ -74,8 +74,29 @@ def _main(argv: list[str] | None) -> int:
         help="seconds between status lines: snapshot, outcomes, worker memory, lag and state",
     )
 
-    bench = commands.add_parser("bench", help="throughput and latency against reference pipelines")
-    bench.add_argument("--messages", type=int, default=200_000, help="messages per pipeline")
+    bench = commands.add_parser(
+        "bench",
+        help="throughput against reference pipelines and Quix Streams, scale-out, latency",
+    )
+    bench.add_argument(
+        "--messages", type=int, default=200_000, help="messages per pipeline and round"
+    )
+    bench.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="interleaved throughput rounds; the report gives the medians of their ratios",
+    )
+    bench.add_argument(
+        "--skip-faust",
+        action="store_true",
+        help="leave out (b), the plain Faust agent, the slowest pipeline: for quick runs",
+    )
+    bench.add_argument(
+        "--skip-quix",
+        action="store_true",
+        help="leave out (q), the Quix Streams peer, and the venv it needs (made once, cached)",
+    )
     bench.add_argument("--latency-rate", type=float, default=2000.0, help="msgs/s, latency phase")
     bench.add_argument("--latency-seconds", type=float, default=20.0, help="latency phase length")
     bench.add_argument(
@@ -287,6 +308,8 @@ def _main(argv: list[str] | None) -> int:
                 "--secure is for the local broker; connect to another one with the "
                 "PELASTUS_HUB_* connection settings"
             )
+        if args.messages < 1 or args.rounds < 1:
+            parser.error("--messages and --rounds must be at least 1")
         from pelastus_hub.tools.bench import run_bench
 
         return run_bench(args)

@@ -1,13 +1,12 @@
-"""Latency and memory of the production worker, `pelastus-hub worker` in a child process
-logging to .run/bench-worker.log: it consumes the backlog, then a steady load."""
+"""Latency, memory and CPU of the production worker, `pelastus-hub worker` in a child process
+logging to .run/bench-worker.log: it consumes a backlog, then a steady load."""
 
 import argparse
 import asyncio
 import itertools
-import os
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -16,10 +15,10 @@ from pelastus_hub.contract import topics
 from pelastus_hub.contract.registry import Registry
 from pelastus_hub.settings import HubSettings
 from pelastus_hub.tools import RUN_DIR
-from pelastus_hub.tools.bench.pipelines import SEED, say, unit_statuses
+from pelastus_hub.tools.bench.backlog import SEED, Positions, say, start_group_at, unit_statuses
+from pelastus_hub.tools.bench.workers import consumed, cpu_seconds, peak_rss_bytes, worker_env
 from pelastus_hub.tools.ports import free_ports
 from pelastus_hub.tools.simulator import generate, message_data
-from pelastus_hub.tools.worker_metrics import read_samples, totals
 from pelastus_hub.tools.worker_process import WorkerProcess
 
 
@@ -113,16 +112,14 @@ def _covers(snapshots: list[tuple[float, dict[str, datetime]]], sent: tuple[str,
     return any(last.get(department) and last[department] >= when for _, last in snapshots)
 
 
-def peak_rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmHWM in /proc status")
-
-
-def _consumed(worker: WorkerProcess) -> float:
-    samples = read_samples(worker.url, headers=worker.headers("metrics"))
-    return sum(totals(samples, "pelastus_hub_records_total").values())
+@dataclass(frozen=True)
+class LatencyPhase:
+    latencies: list[float]
+    sent: int
+    # The worker's peak RSS over the backlog and the steady load.
+    rss_bytes: int
+    # The worker's CPU in the steady phase, snapshots and all, per message sent in it.
+    cpu_us_per_record: float
 
 
 def production_worker(
@@ -130,31 +127,31 @@ def production_worker(
     registry: Registry,
     args: argparse.Namespace,
     connection: dict[str, str],
-) -> tuple[list[float], int]:
-    """Latency and peak RSS of `pelastus-hub worker` in a child process; `connection`
-    are its PELASTUS_HUB_* connection variables beyond this process's own."""
-    env = {
-        **os.environ,
-        "PELASTUS_HUB_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-        **connection,
-        "PELASTUS_HUB_GROUP_ID": f"bench-worker-{time.time_ns()}",
-        "PELASTUS_HUB_SNAPSHOT_INTERVAL_SECONDS": str(args.snapshot_interval),
-        "PELASTUS_HUB_LOG_LEVEL": "warning",
-    }
+    backlog: Positions,
+) -> LatencyPhase:
+    """Latency, peak RSS and CPU of `pelastus-hub worker` in a child process; `connection`
+    are its PELASTUS_HUB_* connection variables beyond this process's own. Its group starts
+    where the last backlog begins: it consumes that backlog first."""
+    group = f"bench-worker-{time.time_ns()}"
+    asyncio.run(start_group_at(settings, group, backlog))
     RUN_DIR.mkdir(exist_ok=True)
+    env = worker_env(settings, connection, group, args.snapshot_interval)
     worker = WorkerProcess(env, RUN_DIR / "bench-worker.log", free_ports(1)[0])
+    sent = int(args.latency_rate * args.latency_seconds)
     try:
         worker.start()
         pid = worker.process.pid
         say(f"worker process {pid}: consuming the backlog of {args.messages} messages")
-        while _consumed(worker) < args.messages:
+        while consumed(worker) < args.messages:
             time.sleep(0.5)
         say(f"worker process: steady {args.latency_rate:g} msgs/s for {args.latency_seconds:g} s")
+        cpu_before = cpu_seconds(pid)
         latencies = asyncio.run(
             latency(settings, registry, args.latency_rate, args.latency_seconds)
         )
+        cpu = cpu_seconds(pid) - cpu_before
         rss = peak_rss_bytes(pid)
     finally:
         if worker.process is not None:
             worker.stop()
-    return latencies, rss
+    return LatencyPhase(latencies, sent, rss, cpu * 1e6 / sent)

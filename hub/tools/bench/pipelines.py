@@ -1,69 +1,43 @@
-"""Throughput: the reference pipelines and the hub's worker, one after another in this
-process, each reading the same backlog of simulated messages with a consumer group of its own."""
+"""The in-process pipelines: (a) and (b), the references, and (c), the hub's worker. Each reads
+a backlog with a consumer group of its own, already started at the backlog's first offsets."""
 
 import asyncio
-import itertools
-import sys
 import time
-from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 
-from pelastus_hub.clients import KafkaClients
 from pelastus_hub.contract.envelope import UnitStatusEvent
-from pelastus_hub.contract.registry import Registry
-from pelastus_hub.families import FAMILIES
-from pelastus_hub.runtime import topic_admin
 from pelastus_hub.runtime.app import FAUST_DATADIR, broker_credentials, create_app
 from pelastus_hub.settings import HubSettings
-from pelastus_hub.tools.simulator import Message, generate
-
-SEED = 2026
-# The load: mostly valid traffic, with the bad input a real exchange sees.
-SHARES = {
-    "invalid_share": 0.01,
-    "duplicate_share": 0.01,
-    "out_of_order_share": 0.01,
-    "binary_share": 0.02,
-}
-
-
-def say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+from pelastus_hub.tools.bench.figures import Measurement
 
 
 class Clock:
-    """First record received and last record processed, for one pipeline."""
+    """First record received to last record processed, in wall time and in this process's
+    CPU time: nothing else runs in the process meanwhile, so its CPU is the pipeline's."""
 
     def __init__(self, expected: int) -> None:
         self.expected = expected
         self.count = 0
-        self.first = 0.0
-        self.last = 0.0
+        self.first = self.last = 0.0
+        self.cpu_first = self.cpu_last = 0.0
         self.done = asyncio.Event()
 
     def received(self) -> None:
         if not self.first:
-            self.first = time.perf_counter()
+            self.first, self.cpu_first = time.perf_counter(), time.process_time()
 
     def processed(self, count: int) -> None:
         self.count += count
-        if self.count >= self.expected:
-            self.last = time.perf_counter()
+        if self.count >= self.expected and not self.done.is_set():
+            self.last, self.cpu_last = time.perf_counter(), time.process_time()
             self.done.set()
 
-    @property
-    def rate(self) -> float:
-        return self.count / (self.last - self.first)
-
-
-def unit_statuses(messages: Iterable[Message]) -> Iterator[Message]:
-    """The unit-status part of simulated traffic: what the reference pipelines compare on."""
-    return (m for m in messages if m.family == "unit-status")
+    def measurement(self) -> Measurement:
+        return Measurement(self.count, self.last - self.first, self.cpu_last - self.cpu_first)
 
 
 def keep_latest(latest: dict[str, Any], raw: bytes) -> None:
@@ -79,12 +53,15 @@ def keep_latest(latest: dict[str, Any], raw: bytes) -> None:
         latest[key] = data
 
 
-async def reference_getmany(settings: HubSettings, input_topics: list[str], count: int) -> Clock:
+async def reference_getmany(
+    settings: HubSettings, topics: list[str], count: int, group: str
+) -> Measurement:
+    """(a): aiokafka getmany batches, the same models, the latest state per unit in a dict."""
     clock, latest = Clock(count), {}
     consumer = AIOKafkaConsumer(
-        *input_topics,
+        *topics,
         **settings.kafka_options(),
-        group_id=f"bench-a-{time.time_ns()}",
+        group_id=group,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )
@@ -100,15 +77,16 @@ async def reference_getmany(settings: HubSettings, input_topics: list[str], coun
                 clock.processed(len(records))
     finally:
         await consumer.stop()
-    return clock
+    return clock.measurement()
 
 
 async def reference_faust_agent(
-    settings: HubSettings, input_topics: list[str], count: int
-) -> Clock:
+    settings: HubSettings, topics: list[str], count: int, group: str
+) -> Measurement:
+    """(b): a plain Faust agent doing (a)'s work per event; its app id is its group."""
     clock, latest = Clock(count), {}
     app = faust.App(
-        f"bench-b-{time.time_ns()}",
+        group,
         broker=f"kafka://{settings.bootstrap_servers}",
         broker_credentials=broker_credentials(settings),
         web_enabled=False,
@@ -118,7 +96,7 @@ async def reference_faust_agent(
         autodiscover=False,
         consumer_auto_offset_reset="earliest",
     )
-    source = app.topic(*input_topics, value_serializer="raw", key_serializer="raw")
+    source = app.topic(*topics, value_serializer="raw", key_serializer="raw")
 
     @app.agent(source)
     async def newcomer(stream: faust.StreamT) -> None:
@@ -131,18 +109,20 @@ async def reference_faust_agent(
     return await _run_app_until_done(app, clock)
 
 
-async def _run_app_until_done(app: faust.App, clock: Clock) -> Clock:
+async def _run_app_until_done(app: faust.App, clock: Clock) -> Measurement:
     await app.start()
     try:
         await clock.done.wait()
     finally:
         await app.stop()
-    return clock
+    return clock.measurement()
 
 
-async def hub_worker(settings: HubSettings, count: int) -> Clock:
+async def hub_worker(settings: HubSettings, count: int, group: str) -> Measurement:
+    """(c): the hub's worker as it runs in production (outcomes, dead letters and feedback,
+    state changelog, commits, metrics), with the group as its group id."""
     clock = Clock(count)
-    app, worker = create_app(settings)
+    app, worker = create_app(settings.model_copy(update={"group_id": group}))
     handle_batch = worker.handle_batch
 
     async def timed(batches: Any, fetched_in: int | None = None) -> Any:
@@ -156,60 +136,3 @@ async def hub_worker(settings: HubSettings, count: int) -> Clock:
 
     worker.handle_batch = timed  # type: ignore[method-assign]
     return await _run_app_until_done(app, clock)
-
-
-async def produce(
-    settings: HubSettings, messages: list[Message], partition: int | None = None
-) -> None:
-    producer = AIOKafkaProducer(
-        **settings.kafka_options(), acks="all", linger_ms=20, max_batch_size=262144
-    )
-    await producer.start()
-    try:
-        pending = []
-        for i, message in enumerate(messages, 1):
-            pending.append(
-                await producer.send(
-                    message.topic,
-                    message.value,
-                    message.key,
-                    partition=partition,
-                    headers=list(message.headers),
-                )
-            )
-            if i % 20000 == 0:
-                await asyncio.gather(*pending)
-                pending.clear()
-                say(f"  produced {i} of {len(messages)}")
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
-
-
-async def throughput(settings: HubSettings, registry: Registry, count: int) -> dict[str, float]:
-    await topic_admin.create_hub_topics(
-        settings, registry.codes, FAMILIES, KafkaClients.from_settings(settings)
-    )
-    start = datetime.now(UTC) - timedelta(hours=2)
-    messages = list(
-        itertools.islice(unit_statuses(generate(registry, SEED, start, 1000.0, **SHARES)), count)
-    )
-    say(f"producing {count} simulated messages (seed {SEED}, {SHARES})")
-    await produce(settings, messages)
-    input_topics = sorted(registry.input_topics("unit-status"))
-    rates = {}
-    for name, run in (
-        ("a", lambda: reference_getmany(settings, input_topics, count)),
-        ("b", lambda: reference_faust_agent(settings, input_topics, count)),
-        (
-            "c",
-            lambda: hub_worker(
-                settings.model_copy(update={"group_id": f"bench-c-{time.time_ns()}"}), count
-            ),
-        ),
-    ):
-        say(f"pipeline ({name}) ...")
-        clock = await run()
-        rates[name] = clock.rate
-        say(f"pipeline ({name}): {clock.rate:,.0f} msgs/s")
-    return rates

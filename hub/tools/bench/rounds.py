@@ -1,0 +1,80 @@
+"""Throughput in interleaved rounds: each round produces a backlog of its own, then runs every
+pipeline on it once, each with a new consumer group started where the backlog begins, in an
+order that turns by one pipeline each round."""
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pelastus_hub.settings import HubSettings
+from pelastus_hub.tools.bench import pipelines
+from pelastus_hub.tools.bench.backlog import Backlogs, end_offsets, produce, say, start_group_at
+from pelastus_hub.tools.bench.figures import Measurement, Round, interleaved
+from pelastus_hub.tools.bench.peer import run_quix
+from pelastus_hub.tools.bench.quix_venv import QuixUnavailable
+
+
+class Rounds:
+    def __init__(
+        self,
+        settings: HubSettings,
+        backlogs: Backlogs,
+        unit_status_topics: list[str],
+        input_topics: Sequence[str],
+        quix: Path | None,
+    ) -> None:
+        """`input_topics`: all the worker reads, whose groups start at the backlog's start in
+        every one of them; `quix` the peer venv's python, None to run without it."""
+        self.settings = settings
+        self.backlogs = backlogs
+        self.topics = unit_status_topics
+        self.input_topics = input_topics
+        self.quix = quix
+        # Why the peer stopped running, once it failed.
+        self.quix_missing: str | None = None
+
+    def run(self, pipeline_names: Sequence[str], rounds: int) -> list[Round]:
+        measured = []
+        for index in range(rounds):
+            order = interleaved(pipeline_names, index)
+            say(f"round {index + 1} of {rounds}: {', '.join(order)}")
+            measured.append(self._round(index, order))
+        return measured
+
+    def _round(self, index: int, order: list[str]) -> Round:
+        messages = self.backlogs.messages(index)
+        start = asyncio.run(end_offsets(self.settings, self.input_topics))
+        say(f"  producing {len(messages)} simulated messages")
+        asyncio.run(produce(self.settings, messages))
+        measured = {}
+        for name in order:
+            if name == "q" and self.quix_missing:
+                continue
+            group = f"bench-{name}-{time.time_ns()}"
+            asyncio.run(start_group_at(self.settings, group, start))
+            say(f"  pipeline ({name}) ...")
+            try:
+                result = self._runner(name)(group, len(messages))
+            except QuixUnavailable as error:
+                self.quix_missing = str(error)
+                say(f"  pipeline (q) is missing from here on: {error}")
+                continue
+            measured[name] = result
+            say(
+                f"  pipeline ({name}): {result.rate:,.0f} msgs/s, "
+                f"{result.cpu_us_per_record:.1f} µs CPU/record"
+            )
+        return measured
+
+    def _runner(self, name: str) -> Callable[[str, int], Measurement]:
+        settings, topics = self.settings, self.topics
+        if name == "a":
+            return lambda g, n: asyncio.run(pipelines.reference_getmany(settings, topics, n, g))
+        if name == "b":
+            return lambda g, n: asyncio.run(pipelines.reference_faust_agent(settings, topics, n, g))
+        if name == "c":
+            return lambda g, n: asyncio.run(pipelines.hub_worker(settings, n, g))
+        assert name == "q" and self.quix is not None
+        quix = self.quix
+        return lambda g, n: run_quix(quix, settings, topics, n, g)

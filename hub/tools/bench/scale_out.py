@@ -42,6 +42,7 @@ def scale_out(
     """Each run's measurement by its number of workers, and where the last run's backlog
     begins."""
     runs = {}
+    RUN_DIR.mkdir(exist_ok=True)  # the workers' logs; a fresh checkout has no .run yet
     for index, workers in enumerate(WORKERS, first_backlog):
         messages = backlogs.messages(index)
         start = asyncio.run(end_offsets(settings, input_topics))

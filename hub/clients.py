@@ -42,6 +42,61 @@ class KafkaClients:
         return AIOKafkaClient(**self.options | config)
 
 
+class RenewableProducer:
+    """An idempotent producer that makes way for a new one once a batch it sent failed.
+
+    aiokafka numbers each batch of a partition when it first sends it. A batch that then
+    fails for good (refused by the brokers, or expired without a leader in an outage)
+    leaves a gap in the numbers that the brokers never see filled, so every later batch
+    to that partition fails with OutOfOrderSequenceNumber. A new producer gets a new
+    producer id and numbers from zero again: after failed(), ready() makes one.
+    """
+
+    def __init__(self, clients: KafkaClients, what: str, **config: Any) -> None:
+        """`what` finishes "cannot connect ..." (start_or_explain); `config` is the
+        producer's, with idempotence always on."""
+        self.clients, self.what = clients, what
+        self.config = config | {"enable_idempotence": True}
+        self.current: AIOKafkaProducer | None = None
+        self._stale = False
+        self._renewing = asyncio.Lock()
+
+    async def start(self) -> None:
+        producer = self.clients.producer(**self.config)
+        await start_or_explain(producer, self.clients, self.what)
+        self.current, self._stale = producer, False
+
+    async def stop(self) -> None:
+        """Send what is pending and disconnect."""
+        producer, self.current = self.current, None
+        if producer is not None:
+            await producer.stop()
+
+    def failed(self, producer: AIOKafkaProducer) -> None:
+        """A batch that `producer` sent has failed: the next ready() replaces it."""
+        if producer is self.current:
+            self._stale = True
+
+    async def ready(self) -> AIOKafkaProducer:
+        """The producer to send with, a new one if the current one's batch failed. Raises
+        aiokafka's error (retriable: KafkaConnectionError) when a new one cannot connect;
+        the next call tries again."""
+        if self.current is None:
+            raise RuntimeError("the producer is not started")
+        if self._stale:
+            async with self._renewing:  # concurrent senders make one new producer
+                if self._stale:
+                    fresh = self.clients.producer(**self.config)
+                    try:
+                        await fresh.start()
+                    except BaseException:
+                        await fresh.stop()
+                        raise
+                    old, self.current, self._stale = self.current, fresh, False
+                    await old.stop()
+        return self.current
+
+
 class ConnectFailed(ConnectionError):
     """No connection to the brokers; the message says why, as far as it can be told."""
 

@@ -27,6 +27,9 @@ def packaged_schemas() -> Path:
 ENV_PREFIX = "PELASTUS_HUB_"
 # Each may instead be read from a file: PELASTUS_HUB_<NAME>_FILE, as orchestrators mount
 # secrets, so that a secret need appear in no command line, environment listing or log.
+# Room in a record the hub writes for the record's and its batch's own overhead, above
+# the max_message_bytes its content is kept within (HubSettings.max_record_bytes).
+RECORD_OVERHEAD_BYTES = 64 * 1024
 SECRET_FIELDS = ("sasl_password", "api_token", "metrics_token", "health_token")
 
 
@@ -225,7 +228,7 @@ class HubSettings(BaseSettings):
     def max_record_bytes(self) -> int:
         """The most the hub's producers send in one record: what the hub writes is kept
         within max_message_bytes (pelastus_hub.pipeline.outputs), plus room for record and batch overhead."""
-        return self.max_message_bytes + 64 * 1024
+        return self.max_message_bytes + RECORD_OVERHEAD_BYTES
 
     @property
     def tls(self) -> bool:

@@ -29,19 +29,18 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import orjson
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
 from pydantic import BaseModel
 
-from pelastus_hub.clients import KafkaClients, start_or_explain
+from pelastus_hub.clients import KafkaClients, RenewableProducer
 from pelastus_hub.contract.envelope import STRUCTURED_CONTENT_TYPE, EventMode
 from pelastus_hub.contract.records import Record, Rejection
 from pelastus_hub.contract.registry import Registry
 from pelastus_hub.contract.topics import input_topic
 from pelastus_hub.contract.validator import Validator
 from pelastus_hub.families import FAMILIES
-from pelastus_hub.runtime.retry import failure_reason, is_retriable, retry_delay
+from pelastus_hub.runtime.retry import failure_reason, is_resendable, retry_delay
 from pelastus_hub.settings import HubSettings
 
 Headers = list[tuple[str, bytes]]
@@ -97,7 +96,12 @@ class Publisher:
         still arrive later). What fails is handing the event over: when the producer
         cannot get the topic's partitions, or its buffer for the partition stays
         full, for aiokafka's request timeout (request_timeout_ms, 40 s by default).
-        Such a retriable failure (is_retriable) is sent again up to `retries` times,
+        A batch that failed after it was sent (the brokers refused it, or it expired
+        without a leader) also makes the publisher renew its producer, since the
+        partition's later batches would fail after it; resent, such an event arrives
+        twice if the brokers had written it and only the acknowledgement was lost (the
+        hub counts the second copy as a duplicate).
+        Such a failure, when retriable (is_resendable), is sent again up to `retries` times,
         after `retry_backoff_seconds`, doubled for every further retry up to
         `max_retry_backoff_seconds`: by default 5 retries, after 0.5, 1, 2, 4 and 8 s,
         which with the 40 s request timeout ride out some four minutes.
@@ -118,9 +122,8 @@ class Publisher:
         self._clients = clients
         # Duplicates or reordering on a retry would reach the hub as the department's
         # own mistakes, so these two are not options.
-        options = producer_options or {}
-        self._producer_options = {**options, "acks": "all", "enable_idempotence": True}
-        self._producer: AIOKafkaProducer | None = None
+        self._producer_options = {**(producer_options or {}), "acks": "all"}
+        self._producer: RenewableProducer | None = None
 
     @property
     def clients(self) -> KafkaClients:
@@ -142,8 +145,8 @@ class Publisher:
         listening, TLS expected, an untrusted certificate, a refused login)."""
         if self._producer is not None:
             raise RuntimeError("the publisher is already started")
-        producer = self.clients.producer(**self._producer_options)
-        await start_or_explain(producer, self.clients, "to the hub's brokers")
+        producer = RenewableProducer(self.clients, "to the hub's brokers", **self._producer_options)
+        await producer.start()
         self._producer = producer
 
     async def stop(self) -> None:
@@ -251,7 +254,7 @@ def _cloud_event(
 
 
 async def _send(
-    producer: AIOKafkaProducer,
+    producer: RenewableProducer,
     record: OutgoingRecord,
     retries: int,
     backoff: float,
@@ -263,9 +266,18 @@ async def _send(
     attempt = 1
     while True:
         try:
-            return await producer.send_and_wait(topic, value, key, headers=headers)
+            used = await producer.ready()
+            delivery = await used.send(topic, value, key, headers=headers)
         except KafkaError as error:
-            if attempt > retries or not is_retriable(error):
-                raise PublishError(topic, attempt, error) from error
+            failure = error
+        else:
+            try:
+                return await delivery
+            except KafkaError as error:
+                failure = error
+                # The batch had its sequence number: later ones would all fail after it.
+                producer.failed(used)
+        if attempt > retries or not is_resendable(failure):
+            raise PublishError(topic, attempt, failure) from failure
         await asyncio.sleep(retry_delay(attempt, backoff, max_backoff))
         attempt += 1

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from aiokafka.errors import KafkaError, KafkaTimeoutError
+from aiokafka.errors import KafkaError, KafkaTimeoutError, OutOfOrderSequenceNumber
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -27,6 +27,13 @@ def is_retriable(error: BaseException) -> bool:
     return isinstance(error, KafkaTimeoutError | TimeoutError) or (
         isinstance(error, KafkaError) and error.retriable
     )
+
+
+def is_resendable(error: BaseException) -> bool:
+    """Whether a department's event may go through when sent again by a renewed producer
+    (pelastus_hub.clients.RenewableProducer): a retriable error, or the gap an earlier
+    failed batch left in the partition's sequence numbers."""
+    return is_retriable(error) or isinstance(error, OutOfOrderSequenceNumber)
 
 
 def retry_delay(retry: int, backoff: float, max_backoff: float) -> float:

@@ -27,6 +27,10 @@ from pelastus_hub.tools.group_plan import (
 SKIP_MEANING = "Records skipped are never processed: the state and the picture miss them."
 
 
+class WorkersRunning(RuntimeError):
+    """A change to the group refused while workers of it run."""
+
+
 def say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
@@ -36,7 +40,7 @@ def guarded(command: Callable[[], int]) -> int:
     settings that cannot connect) ends it with one line and exit code 1."""
     try:
         return command()
-    except (BrokerAdminError, LookupError, ValueError) as error:
+    except (BrokerAdminError, LookupError, ValueError, WorkersRunning) as error:
         say(f"error: {error}")
         return 1
 
@@ -45,6 +49,16 @@ def read_group(settings: HubSettings, admin: GroupAdmin) -> Group:
     say(f"reading group {settings.group_id} at {admin.where}")
     codes = Registry.load(settings.schemas_dir).codes
     return admin.group(settings.group_id, codes, sorted(FAMILIES))
+
+
+def idle_group(settings: HubSettings, doing: str) -> tuple[GroupAdmin, Group]:
+    """The group, read for a change that only a group without workers may take; raises
+    WorkersRunning while any worker is a member. `doing` names the change."""
+    admin = GroupAdmin(settings)
+    group = read_group(settings, admin)
+    if refusal := busy(admin.workers(settings.group_id), doing):
+        raise WorkersRunning(refusal)
+    return admin, group
 
 
 def run_show(output_format: str) -> int:
@@ -71,11 +85,7 @@ def run_reset(to_time: str | None, to_earliest: bool, dry_run: bool) -> int:
     settings = HubSettings()
 
     def reset() -> int:
-        admin = GroupAdmin(settings)
-        group = read_group(settings, admin)
-        if refusal := busy(admin.workers(settings.group_id), "reset the offsets"):
-            say(f"error: {refusal}")
-            return 1
+        admin, group = idle_group(settings, "reset the offsets")
         if when is not None:
             say(f"finding each input partition's first offset at or after {when.isoformat()}")
             targets = admin.at_time([o.key for o in group.partitions], when)

@@ -8,9 +8,8 @@ changelogs (hub.state.<family>). The next worker to start creates them again, co
 from pelastus_hub.contract.topics import CAPABILITY, KPI, state_topic
 from pelastus_hub.families import FAMILIES
 from pelastus_hub.settings import HubSettings
-from pelastus_hub.tools.group_admin import GroupAdmin
-from pelastus_hub.tools.group_commands import guarded, read_group, say
-from pelastus_hub.tools.group_plan import busy, reset_plan
+from pelastus_hub.tools.group_commands import guarded, idle_group, say
+from pelastus_hub.tools.group_plan import reset_plan
 
 MEANING = f"""\
 What a rebuild means:
@@ -34,11 +33,7 @@ def run_rebuild(dry_run: bool) -> int:
     settings = HubSettings()
 
     def rebuild() -> int:
-        admin = GroupAdmin(settings)
-        group = read_group(settings, admin)
-        if refusal := busy(admin.workers(settings.group_id), "rebuild the state"):
-            say(f"error: {refusal}")
-            return 1
+        admin, group = idle_group(settings, "rebuild the state")
         topics = admin.topics()
         changelogs = [state_topic(family) for family in sorted(FAMILIES)]
         present = [name for name in changelogs if name in topics]

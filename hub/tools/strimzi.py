@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from pelastus_hub.contract.registry import Registry
-from pelastus_hub.families import FAMILIES
-from pelastus_hub.runtime.topic_admin import hub_topics
+from pelastus_hub.settings import RECORD_OVERHEAD_BYTES
+from pelastus_hub.tools.provision import wanted_topics
 from pelastus_hub.tools.provision.plan import Acl, Topic, wanted
 
 API_VERSION = "kafka.strimzi.io/v1"
@@ -128,25 +128,13 @@ def _node_pool(
     }
 
 
-def planned_topics(codes: Iterable[str], cluster: Cluster) -> list[Topic]:
-    """The topics as `pelastus-hub provision` plans them (its wanted_topics), with the
-    cluster's partitions and replicas."""
-    return [
-        Topic(
-            t.name,
-            t.num_partitions,
-            t.replication_factor,
-            tuple(sorted((t.topic_configs or {}).items())),
-        )
-        for t in hub_topics(
-            sorted(codes),
-            sorted(FAMILIES),
-            cluster.input_partitions,
-            cluster.replicas,
-            # HubSettings.max_record_bytes: what the hub writes, plus its overhead.
-            cluster.max_message_bytes + 64 * 1024,
-        )
-    ]
+def cluster_topics(codes: Iterable[str], cluster: Cluster) -> list[Topic]:
+    """The topics as `pelastus-hub provision` plans them, with the cluster's partitions,
+    replicas and record size."""
+    max_record_bytes = cluster.max_message_bytes + RECORD_OVERHEAD_BYTES
+    return wanted_topics(
+        sorted(codes), cluster.input_partitions, cluster.replicas, max_record_bytes
+    )
 
 
 def topic_resource(topic: Topic, cluster: Cluster) -> dict[str, Any]:
@@ -219,7 +207,7 @@ def generate(codes: Iterable[str], cluster: Cluster = Cluster()) -> dict[str, st
     )
     documents = {
         "kafka.yaml": kafka_resources(cluster),
-        "topics.yaml": [topic_resource(t, cluster) for t in planned_topics(codes, cluster)],
+        "topics.yaml": [topic_resource(t, cluster) for t in cluster_topics(codes, cluster)],
         "users.yaml": user_resources(codes, cluster),
     }
     return {name: header + dump_all(docs) for name, docs in documents.items()}

@@ -7,7 +7,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from pelastus_hub.client.publisher import Publisher
+from pelastus_hub.client.publisher import Publisher, PublishError
 from pelastus_hub.contract.records import ValidEvent
 from pelastus_hub.contract.registry import Registry
 from pelastus_hub.contract.topics import input_topic
@@ -87,3 +87,26 @@ async def test_published_events_arrive_as_the_hub_accepts_them(
     assert isinstance(event, ValidEvent), event
     assert (event.source, event.id, event.entity_id) == (SOURCE, f"it-{content_mode}", "RPI483")
     assert event.data.incident_id == "PI-2026-000123"
+
+
+async def test_an_event_the_brokers_refuse_does_not_stop_the_later_ones(broker) -> None:
+    """The refused batch leaves a gap in the partition's sequence numbers that would fail
+    every later batch with OutOfOrderSequenceNumber; the publisher renews its producer."""
+    settings = HubSettings(bootstrap_servers=broker)  # a broker of its own: a topic limit
+    admin = AIOKafkaAdminClient(**settings.kafka_options())
+    await admin.start()
+    try:
+        limited = NewTopic(TOPIC, 1, 1, topic_configs={"max.message.bytes": "1000"})
+        await ensure_topics(admin, [limited])
+    finally:
+        await admin.close()
+    # Valid, and within the hub's limit, but not the topic's.
+    big = unit("RPI480") | {"capabilities": [f"capability_{n:02}_{'x' * 26}" for n in range(32)]}
+
+    async with Publisher("pirkanmaa", source=SOURCE, settings=settings, retries=0) as publisher:
+        # Once the brokers know the producer, they expect its next sequence number.
+        first = await publisher.publish("unit-status", unit("RPI481"))
+        with pytest.raises(PublishError, match="MessageSizeTooLarge"):
+            await publisher.publish("unit-status", big)
+        later = [await publisher.publish("unit-status", unit(f"RPI48{n}")) for n in range(2, 5)]
+    assert [metadata.offset for metadata in (first, *later)] == [0, 1, 2, 3]

@@ -11,6 +11,7 @@ import pytest
 from aiokafka.errors import (
     KafkaTimeoutError,
     NotLeaderForPartitionError,
+    OutOfOrderSequenceNumber,
     TopicAuthorizationFailedError,
     UnknownTopicOrPartitionError,
 )
@@ -298,6 +299,31 @@ async def test_retriable_failures_are_sent_again_after_a_growing_backoff(
     assert metadata.topic == TOPIC
     assert len(kafka.sends) == 3 and sleeps == [0.5, 1.0]
     assert kafka.written == [Sent(*expected)]
+    assert len(kafka.producers) == 1  # refused ones had no sequence number yet
+
+
+@pytest.mark.parametrize("error", [NotLeaderForPartitionError(), OutOfOrderSequenceNumber()])
+async def test_a_delivery_that_failed_is_sent_again_by_a_new_producer(
+    kafka: FakeKafka, sleeps, error
+) -> None:
+    kafka.fail = {0: error}
+    async with publisher(clients=kafka) as pub:
+        metadata = await pub.publish("unit-status", unit(), event_id="e5", time=TIME)
+    assert metadata.offset == 1
+    assert len(kafka.producers) == 2 and sleeps == [0.5]
+    assert kafka.log == ["start", "start", "stop", "stop"]  # the new one before the old stops
+
+
+async def test_after_a_delivery_failed_for_good_the_next_event_has_a_new_producer(
+    kafka: FakeKafka, sleeps
+) -> None:
+    kafka.fail = {0: TopicAuthorizationFailedError(TOPIC)}
+    async with publisher(clients=kafka) as pub:
+        with pytest.raises(PublishError, match=r"\(1 attempt\): \[Error 29\]"):
+            await pub.publish("unit-status", unit())
+        assert (await pub.publish("unit-status", unit())).offset == 1
+    assert sleeps == [] and len(kafka.producers) == 2
+    assert kafka.log == ["start", "start", "stop", "stop"]
 
 
 async def test_a_publish_failing_after_its_retries_raises_publish_error(

@@ -437,6 +437,7 @@ async def test_what_the_producer_refuses_is_sent_again_before_anything_newer(
     assert "resending 1 in 0 s (retry 1 of 5): KafkaTimeoutError" in lines
     assert "resending 1 in 0 s (retry 2 of 5): [Error 3] UnknownTopicOrPartitionError" in lines
     assert lines[-1].startswith("done: 100 messages")
+    assert len(kafka.producers) == 1  # nothing it had numbered failed
     assert "could not be sent" not in lines[-1]
 
 
@@ -450,6 +451,8 @@ async def test_a_failed_delivery_is_sent_again(kafka: FakeKafka) -> None:
     assert len(sends) == 101 and sends.count(sends[5]) == 2
     assert Counter(values(kafka.written)) == Counter(values(sends[:5] + sends[6:]))
     assert "could not be sent" not in lines[-1]
+    # Renewed before the resends, as later batches would fail after the failed one's.
+    assert len(kafka.producers) == 2 and kafka.log == ["start", "start", "stop", "stop"]
 
 
 async def test_messages_failing_for_good_are_counted_and_left_out_of_the_truth(

@@ -153,9 +153,10 @@ def test_the_topics_are_the_provisioning_plans(resources) -> None:
         replication_factor=cluster.replicas,
         max_message_bytes=cluster.max_message_bytes,
     )
-    planned = {
-        t.name: (t.partitions, t.replicas, dict(t.configs)) for t in wanted_topics(settings, CODES)
-    }
+    topics = wanted_topics(
+        CODES, settings.input_partitions, settings.replication_factor, settings.max_record_bytes
+    )
+    planned = {t.name: (t.partitions, t.replicas, dict(t.configs)) for t in topics}
     generated = {
         t["spec"]["topicName"]: (
             t["spec"]["partitions"],

@@ -21,7 +21,11 @@ from pelastus_hub.tools.provision.plan import Step, Topic, plan, table, wanted
 __all__ = ["BrokerAdminError", "provision", "run_provision"]
 
 
-def wanted_topics(settings: HubSettings, departments: list[str]) -> list[Topic]:
+def wanted_topics(
+    departments: list[str], partitions: int, replicas: int, max_record_bytes: int
+) -> list[Topic]:
+    """The hub's topics for these departments: their inputs with `partitions` each, and
+    the hub's own; `replicas` each, records up to `max_record_bytes`."""
     return [
         Topic(
             t.name,
@@ -29,13 +33,7 @@ def wanted_topics(settings: HubSettings, departments: list[str]) -> list[Topic]:
             t.replication_factor,
             tuple(sorted((t.topic_configs or {}).items())),
         )
-        for t in hub_topics(
-            departments,
-            sorted(FAMILIES),
-            settings.input_partitions,
-            settings.replication_factor,
-            settings.max_record_bytes,
-        )
+        for t in hub_topics(departments, sorted(FAMILIES), partitions, replicas, max_record_bytes)
     ]
 
 
@@ -52,7 +50,12 @@ def provision(
     try:
         goal = wanted(
             departments,
-            wanted_topics(settings, departments),
+            wanted_topics(
+                departments,
+                settings.input_partitions,
+                settings.replication_factor,
+                settings.max_record_bytes,
+            ),
             settings.group_id,
             settings.sasl_username,
         )

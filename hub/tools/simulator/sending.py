@@ -15,9 +15,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from pydantic import SecretStr
 
-from pelastus_hub.clients import ConnectFailed, KafkaClients, start_or_explain
+from pelastus_hub.clients import ConnectFailed, KafkaClients, RenewableProducer
 from pelastus_hub.contract.registry import Registry
-from pelastus_hub.runtime.retry import failure_reason, is_retriable, retry_delay
+from pelastus_hub.runtime.retry import failure_reason, is_resendable, retry_delay
 from pelastus_hub.settings import HubSettings, read_secret
 from pelastus_hub.tools.simulator.message import Message
 from pelastus_hub.tools.simulator.oracle import ground_truth
@@ -62,6 +62,8 @@ class _Delivery:
     attempts: int = 0
     error: BaseException | None = None  # of the latest attempt
     delivered: bool = False
+    # The producer that took the latest attempt, with the renewable one it came from.
+    via: tuple[RenewableProducer, AIOKafkaProducer] | None = None
 
 
 class _Sender:
@@ -71,11 +73,12 @@ class _Sender:
     sent meanwhile: resends go out in the original order and after all older messages,
     so each key's messages stay in order as far as aiokafka keeps them (its idempotent
     producer resends a batch it has taken by itself, in order, until the brokers take it).
+    A producer that took a message which then failed is renewed before the resends.
     """
 
     def __init__(
         self,
-        producer_of: Callable[[str], AIOKafkaProducer],
+        producer_of: Callable[[str], RenewableProducer],
         retries: int,
         backoff: float,
         max_backoff: float,
@@ -100,17 +103,19 @@ class _Sender:
     async def _attempt(self, delivery: _Delivery) -> None:
         delivery.attempts += 1
         msg = delivery.message
+        renewable = self.producer_of(msg.topic)
         try:
+            producer = await renewable.ready()
             # aiokafka's compiled record builder takes headers as a list only.
-            future = await self.producer_of(msg.topic).send(
-                msg.topic, msg.value, msg.key, headers=list(msg.headers)
-            )
+            future = await producer.send(msg.topic, msg.value, msg.key, headers=list(msg.headers))
         # The producer could not take it: for request_timeout_ms it had no partitions for
-        # the topic, or the partition's batch stayed full.
+        # the topic, or the partition's batch stayed full; or a new producer could not
+        # connect.
         except KafkaError as error:
             delivery.error = error
             self.failed.append(delivery)
             return
+        delivery.via = (renewable, producer)
         self.in_flight[future] = delivery
         future.add_done_callback(self._settled)
 
@@ -122,6 +127,9 @@ class _Sender:
             delivery.error = asyncio.CancelledError("the delivery was cancelled")
         elif (error := future.exception()) is not None:
             delivery.error = error
+            if delivery.via is not None:
+                # Sent, so numbered: the partition's later batches would fail after it.
+                delivery.via[0].failed(delivery.via[1])
         else:
             delivery.delivered = True
             return
@@ -143,7 +151,7 @@ class _Sender:
             self.failed.clear()
             self.waiting.clear()
             for delivery in unsent:
-                if delivery.attempts <= self.retries and is_retriable(delivery.error):
+                if delivery.attempts <= self.retries and is_resendable(delivery.error):
                     self.waiting.append(delivery)
                 else:
                     self.lost[failure_reason(delivery.error)] += 1
@@ -215,9 +223,10 @@ async def run(
     the end, also when cancelled.
 
     A message the brokers did not take for a retriable reason
-    (pelastus_hub.runtime.retry.is_retriable) is sent again up to `send_retries` times,
+    (pelastus_hub.runtime.retry.is_resendable) is sent again up to `send_retries` times,
     after `retry_backoff` seconds doubled for every further retry up to
-    `max_retry_backoff`; no newer message is sent meanwhile.
+    `max_retry_backoff`; no newer message is sent meanwhile. One the brokers wrote as
+    they went down, its acknowledgement lost, so arrives twice.
     One that still fails is counted and reported, not fatal. `producer_options` are
     further AIOKafkaProducer arguments (e.g. request_timeout_ms); `clients` makes the
     producer (by default of the settings' connection). With `credentials_dir`, each
@@ -244,8 +253,8 @@ async def run(
         }
     # One producer per connection: all departments share one unless each has its own.
     unique = {id(c): c for c in connections.values()}
-    made = {key: (c, c.producer(**options, enable_idempotence=True)) for key, c in unique.items()}
-    producers = {code: made[id(c)][1] for code, c in connections.items()}
+    made = {key: RenewableProducer(c, "to the brokers", **options) for key, c in unique.items()}
+    producers = {code: made[id(c)] for code, c in connections.items()}
     sender = _Sender(
         lambda topic: producers[topic.split(".")[1]],
         send_retries,
@@ -259,8 +268,8 @@ async def run(
     began = loop.time()  # with the simulated clock: time spent connecting is caught up
     next_report, sent, finished = began + 1, 0, False
     try:
-        for connection, producer in made.values():  # in the try: a failed start is closed too
-            await start_or_explain(producer, connection, "to the brokers")
+        for producer in made.values():  # in the try: a failed start is closed too
+            await producer.start()
         while sent < total:
             now = loop.time()
             # Message i is due at began + i / rate: send all that are due in one burst.
@@ -290,7 +299,7 @@ async def run(
             # stopping during an outage would wait for the broker to come back.
             async with asyncio.timeout(STOP_FLUSH_SECONDS):
                 # Each flushes whatever is still pending.
-                await asyncio.gather(*(producer.stop() for _, producer in made.values()))
+                await asyncio.gather(*(producer.stop() for producer in made.values()))
         except TimeoutError:
             progress(f"the brokers did not take the last messages in {STOP_FLUSH_SECONDS:g} s")
         sender.close()

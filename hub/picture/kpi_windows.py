@@ -2,6 +2,7 @@
 day (a calendar day in the configured time zone, so 23 or 25 hours at the daylight-saving
 changes), and which of them an alarm time falls in."""
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -31,8 +32,10 @@ class Windows:
 
     def __init__(self, zone: str) -> None:
         self.zone = ZoneInfo(zone)
+        # Every snapshot asks again for the windows of every incident's alarm time.
+        self.of = functools.lru_cache(maxsize=1 << 16)(self._of)
 
-    def of(self, alarm: datetime) -> tuple[Window, ...]:
+    def _of(self, alarm: datetime) -> tuple[Window, ...]:
         """The hour and the day that hold the alarm; none for an alarm within two days of
         the ends of the calendar (years 1 and 9999), whose day cannot be named: such an
         incident is valid, but counts in no KPI."""

@@ -19,7 +19,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from itertools import groupby
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import (
@@ -45,6 +45,14 @@ STOP_SECONDS = 5.0
 RESTART_ON = (ProducerFenced, InvalidProducerEpoch)
 
 
+class Written(NamedTuple):
+    """A record batch a transaction wrote to a partition of its own choosing (a changelog)."""
+
+    partition: TopicPartition
+    first: int  # its first offset
+    count: int
+
+
 class Checkpoint:
     def __init__(
         self,
@@ -67,15 +75,14 @@ class Checkpoint:
 
     async def commit(
         self, records: Sequence[OutRecord], offsets: dict[TopicPartition, int]
-    ) -> None:
+    ) -> list[Written]:
         """Produce the records and commit the offsets in one transaction, retrying it whole
-        until it commits or fails for good."""
+        until it commits or fails for good. Returns where the changelog records went."""
         records = list(records)
         retry = 0
         while True:
             try:
-                await self._transaction(records, offsets)
-                return
+                return await self._transaction(records, offsets)
             except (MessageSizeTooLargeError, RecordTooLargeError) as error:
                 if not self._shrink(records):
                     raise
@@ -99,19 +106,23 @@ class Checkpoint:
 
     async def _transaction(
         self, records: list[OutRecord], offsets: dict[TopicPartition, int]
-    ) -> None:
+    ) -> list[Written]:
         producer = self.producer
         assert producer is not None, "start() first"
         await producer.begin_transaction()
         try:
-            acks = [await self._send(producer, unit) for unit in _units(records)]
-            await asyncio.gather(*(a for unit_acks in acks for a in unit_acks))
+            sent = [pair for unit in _units(records) for pair in await self._send(producer, unit)]
+            acks = await asyncio.gather(*(ack for ack, _ in sent))
             if offsets:
                 await producer.send_offsets_to_transaction(offsets, self.settings.group_id)
             await producer.commit_transaction()
         except Exception:
             await self._abort(producer)
             raise
+        counts = (count for _, count in sent)
+        return [
+            Written(a.topic_partition, a.offset, n) for a, n in zip(acks, counts, strict=True) if n
+        ]
 
     async def _abort(self, producer: AIOKafkaProducer) -> None:
         try:
@@ -121,23 +132,28 @@ class Checkpoint:
             # producer with this id fences the old one, and the broker aborts what it left.
             await self._restart()
 
-    async def _send(self, producer: AIOKafkaProducer, unit: list[OutRecord]) -> list[Any]:
+    async def _send(
+        self, producer: AIOKafkaProducer, unit: list[OutRecord]
+    ) -> list[tuple[Any, int]]:
+        """The acks of the unit's sends, each with the records of its batch (0: a record
+        sent alone, to a partition the producer chose)."""
         first = unit[0]
         if first.partition is None:
             headers = list(first.headers)
-            return [await producer.send(first.topic, first.value, first.key, headers=headers)]
+            return [(await producer.send(first.topic, first.value, first.key, headers=headers), 0)]
         acks = []
         batch = producer.create_batch()
         for record in unit:
             if batch.append(key=record.key, value=record.value, timestamp=None) is None:
-                acks.append(
-                    await producer.send_batch(batch, first.topic, partition=first.partition)
-                )
+                count = batch.record_count()
+                ack = await producer.send_batch(batch, first.topic, partition=first.partition)
+                acks.append((ack, count))
                 batch = producer.create_batch()
                 if batch.append(key=record.key, value=record.value, timestamp=None) is None:
                     raise MessageSizeTooLargeError(f"a {record.size}-byte state fits no batch")
-        if batch.record_count():
-            acks.append(await producer.send_batch(batch, first.topic, partition=first.partition))
+        if count := batch.record_count():
+            ack = await producer.send_batch(batch, first.topic, partition=first.partition)
+            acks.append((ack, count))
         return acks
 
     def _shrink(self, records: list[OutRecord]) -> bool:

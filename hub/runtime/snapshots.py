@@ -131,16 +131,24 @@ class SnapshotCycle:
             self.sequence = latest.sequence
 
     async def _retire(self, incidents: list[Any]) -> None:
-        """Delete incidents no KPI or snapshot needs from the changelog (a tombstone each),
-        and so from every worker's store at its next catch-up. With this worker's batch
-        producer, between its batches: the snapshot's producer writes only national topics."""
+        """Delete incidents no KPI or snapshot needs: from this worker's store at once, and
+        from the changelog (a tombstone each), so from every other worker's store at its
+        next catch-up. With this worker's batch producer, between its batches: the
+        snapshot's producer writes only national topics."""
         if not incidents:
             return
         topic = topics.state_topic(INCIDENT)
         async with self.sync.lock:
-            await self.checkpoint.commit(
-                [OutRecord(topic, i.key.encode(), None) for i in incidents], {}
+            store = self.sync.stores[INCIDENT]
+            for incident in incidents:
+                store.forget(incident.key)
+            written = await self.checkpoint.commit(
+                # In record batches (partition 0, the changelog's only one), which the
+                # catch-up knows as this worker's own and passes by.
+                [OutRecord(topic, i.key.encode(), None, partition=0) for i in incidents],
+                {},
             )
+            self.sync.wrote(written)
 
     def kpi(
         self, department: str, kind: str, start: datetime | None

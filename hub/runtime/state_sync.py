@@ -9,7 +9,8 @@ snapshot the leader reads what every other worker wrote.
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -19,6 +20,8 @@ from pelastus_hub.clients import KafkaClients
 from pelastus_hub.contract import topics
 from pelastus_hub.families.base import Family
 from pelastus_hub.picture.kpi import KpiBook, read_result
+from pelastus_hub.runtime.checkpoint import Written
+from pelastus_hub.runtime.state_lock import StateLock
 from pelastus_hub.state.store import Store, StoreContext
 
 T = TypeVar("T")
@@ -45,10 +48,13 @@ class StateSync:
         self.retry = retry
         # A batch (decided, written, committed) and a catch-up from the changelogs never
         # interleave: a tombstone read mid-batch would remove a state about to be written.
-        self.lock = asyncio.Lock()
+        self.lock = StateLock()
         # The reader is one consumer: its reads (changelogs, KPIs, snapshots) take turns.
         self.reader_lock = asyncio.Lock()
         self._state_positions = dict.fromkeys(families, 0)
+        # Offset ranges [first, end) of each changelog that this worker wrote, not yet read.
+        self._own: dict[str, deque[tuple[int, int]]] = {name: deque() for name in families}
+        self._family_of = {topics.state_topic(name): name for name in families}
         self._kpi_position = 0
 
     async def start(self) -> None:
@@ -80,16 +86,30 @@ class StateSync:
             )
         return any(ends[tp] > self._state_positions[name] for name, tp in partitions.items())
 
+    def wrote(self, batches: Iterable[Written]) -> None:
+        """Record batches this worker's transactions wrote to the changelogs: its stores
+        hold what they say already, so catching up passes them by."""
+        for batch in batches:
+            name = self._family_of.get(batch.partition.topic)
+            if name is not None:
+                self._own[name].append((batch.first, batch.first + batch.count))
+
     async def _read_changelogs(self) -> None:
         for name, store in self.stores.items():
-            codec = self.families[name].codec
+            codec, own = self.families[name].codec, self._own[name]
             partition = TopicPartition(topics.state_topic(name), 0)
             async for record in self.read(partition, self._state_positions[name]):
-                if record.value is None:
-                    store.forget(record.key.decode())
-                else:
-                    store.restore(codec.decode(record.value, record.headers))
-                self._state_positions[name] = record.offset + 1
+                offset = record.offset
+                while own and own[0][1] <= offset:
+                    own.popleft()
+                # Restoring its own would change nothing: a store keeps the newest state,
+                # or merges, and this worker's retired incidents left its store at once.
+                if not own or offset < own[0][0]:
+                    if record.value is None:
+                        store.forget(record.key.decode())
+                    else:
+                        store.restore(codec.decode(record.value, record.headers))
+                self._state_positions[name] = offset + 1
 
     async def follow_kpis(self) -> None:
         """Learn of the KPI windows closed since last read, from national.kpi."""

@@ -37,7 +37,7 @@ from pelastus_hub.families.base import Family
 from pelastus_hub.picture.kpi import KpiBook
 from pelastus_hub.picture.kpi_windows import Windows
 from pelastus_hub.pipeline.batch import BatchResult, input_routes, process_batch
-from pelastus_hub.pipeline.outputs import batch_outputs
+from pelastus_hub.pipeline.outputs import OutRecord, batch_outputs
 from pelastus_hub.runtime import topic_admin
 from pelastus_hub.runtime.broker_watch import BrokerWatch
 from pelastus_hub.runtime.checkpoint import Checkpoint
@@ -166,6 +166,14 @@ class HubWorker(Service):
 
     @Service.task
     async def _consume(self) -> None:
+        try:
+            await self._consume_batches()
+        finally:
+            # Set while no batch is in flight: also when one failed, so that a crashing
+            # worker does not wait for it.
+            self._idle.set()
+
+    async def _consume_batches(self) -> None:
         intake, consumer = self.intake, self.intake.consumer
         assert consumer is not None  # tasks start after on_start
         while not self.should_stop:
@@ -174,19 +182,21 @@ class HubWorker(Service):
             )
             fetched_in = intake.rebalances
             self._idle.clear()
-            try:
-                # Records of newly assigned partitions come only after the rebalance
-                # that set the flag, so they always meet the caught-up state.
-                if intake.catch_up_needed:
-                    intake.catch_up_needed = False
-                    await self.sync.catch_up()
-                    seeks = await self.resumption.resume(consumer, lambda: intake.rebalances)
-                    intake.processed(seeks or {})
-                    continue  # what was fetched before that is read again from there
-                if batches:
-                    await self.handle_batch(batches, fetched_in)
-            finally:
+            # Records of newly assigned partitions come only after the rebalance that set
+            # the flag, so they always meet the caught-up state.
+            if intake.catch_up_needed:
+                intake.catch_up_needed = False
+                await self.sync.catch_up()
+                seeks = await self.resumption.resume(consumer, lambda: intake.rebalances)
+                intake.processed(seeks or {})
+                continue  # what was fetched before that is read again from there
+            if batches:
+                # Its transaction runs on while the next batch is fetched and processed.
+                await self.handle_batch(batches, fetched_in)
+            else:
+                await self.sync.lock.committed()
                 self._idle.set()
+        await self.sync.lock.committed()
 
     @Service.task
     async def _publish_on_change(self) -> None:
@@ -220,10 +230,13 @@ class HubWorker(Service):
     async def handle_batch(
         self, batches: dict[TopicPartition, list[Any]], fetched_in: int | None = None
     ) -> BatchResult | None:
-        """Process a fetched batch; None if a rebalance came between its fetch and now: its
-        partitions may be another worker's now, or be read again from their committed
-        offsets here, so processing it would write its outcomes twice."""
-        async with self.sync.lock:
+        """Process a fetched batch and start its transaction, once the previous batch's has
+        committed (sync.lock.committed() waits for this one's); None if a rebalance came
+        between its fetch and now: its partitions may be another worker's now, or be read
+        again from their committed offsets here, so processing it would write its
+        outcomes twice."""
+        lock = self.sync.lock
+        async with lock.processing():
             if fetched_in is not None and fetched_in != self.intake.rebalances:
                 log.info("a batch fetched before a rebalance is dropped: it is read again")
                 return None
@@ -237,11 +250,24 @@ class HubWorker(Service):
             limit = self.settings.max_message_bytes
             outputs = batch_outputs(result.dead_letters, result.warnings, changes, limit, now)
             offsets = {tp: part[-1].offset + 1 for tp, part in batches.items() if part}
-            await self.checkpoint.commit(outputs, offsets)
-            self.accounting.count(batches, result)
-            self.metrics.record_batch(result, time.perf_counter() - started)
-            self.intake.processed(offsets)
+            # One producer, one transaction at a time.
+            await lock.committed()
+            lock.commit(self.finish_batch(batches, result, outputs, offsets, started))
             return result
+
+    async def finish_batch(
+        self,
+        batches: dict[TopicPartition, list[Any]],
+        result: BatchResult,
+        outputs: list[OutRecord],
+        offsets: dict[TopicPartition, int],
+        started: float,
+    ) -> None:
+        """A processed batch's transaction, and the counts once it has committed."""
+        self.sync.wrote(await self.checkpoint.commit(outputs, offsets))
+        self.accounting.count(batches, result)
+        self.metrics.record_batch(result, time.perf_counter() - started)
+        self.intake.processed(offsets)
 
 
 class Intake(ConsumerRebalanceListener):

@@ -14,7 +14,7 @@ from aiokafka.errors import (
 
 from pelastus_hub.pipeline.outputs import OutRecord
 from pelastus_hub.runtime import retry
-from pelastus_hub.runtime.checkpoint import Checkpoint
+from pelastus_hub.runtime.checkpoint import Checkpoint, Written
 from pelastus_hub.settings import HubSettings
 from tests.unit.fakes import FakeKafka
 
@@ -48,9 +48,12 @@ def committed(kafka: FakeKafka) -> list[tuple]:
 
 async def test_outputs_and_offsets_commit_together_once() -> None:
     kafka = FakeKafka()
-    await (await checkpoint(kafka)).commit(RECORDS, OFFSETS)
+    written = await (await checkpoint(kafka)).commit(RECORDS, OFFSETS)
     assert committed(kafka) == SENT and kafka.offsets == {"pelastus-hub": OFFSETS}
     assert kafka.log == ["start", "commit"]
+    # The changelog's two went in one record batch, the fake's third send: offset 2.
+    changelog = TopicPartition("hub.state.unit-status", 0)
+    assert written == [Written(changelog, 2, 2)]
 
 
 async def test_the_producer_is_this_workers_own_and_writes_within_the_limit() -> None:

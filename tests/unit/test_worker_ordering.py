@@ -39,6 +39,7 @@ async def test_a_batch_commits_its_outputs_and_offsets_in_one_transaction() -> N
     hub = await worker(kafka)
     result = await hub.handle_batch(batches())
     assert result.consumed == 2
+    await hub.sync.lock.committed()  # the transaction runs on after the batch
     next_to_read = {TopicPartition("dept.pirkanmaa.unit-status", 0): 43}
     assert kafka.offsets == {"pelastus-hub": next_to_read}
     assert [sent.topic for sent in kafka.written] == [
@@ -49,6 +50,55 @@ async def test_a_batch_commits_its_outputs_and_offsets_in_one_transaction() -> N
     assert kafka.log == ["start", "commit"]
     counts = hub.accounting[TopicPartition("dept.pirkanmaa.unit-status", 0)]
     assert (counts["consumed"], counts["accepted"], counts["dead_lettered"]) == (2, 1, 1)
+
+
+async def test_the_next_batch_is_processed_while_the_last_one_commits() -> None:
+    kafka = FakeKafka(hold={0})  # the first batch's dead letter waits for its ack
+    hub = await worker(kafka)
+    # Returns once processed (bounded: a hang otherwise), its transaction still open.
+    first = await asyncio.wait_for(hub.handle_batch(batches()), 5)
+    assert first is not None and kafka.log == ["start"]
+
+    tp = TopicPartition("dept.pirkanmaa.unit-status", 0)
+    newer = event(observed_at="2026-11-28T07:50:00+02:00")
+    newer["id"] = "a-later-event"
+    second = asyncio.create_task(
+        hub.handle_batch({tp: [replace(record(newer), partition=0, offset=43)]})
+    )
+    states = hub.sync.stores["unit-status"].states
+    async with asyncio.timeout(5):  # a bound on a hang
+        while states["pirkanmaa/RPI487"].event_id != "a-later-event":
+            await asyncio.sleep(0)
+    # Processed meanwhile, but its transaction waits for the first one's.
+    assert not second.done() and kafka.log == ["start"] and kafka.offsets == {}
+    assert not hub.accounting  # counted once committed
+
+    (held,) = kafka.producers[0].held
+    held.set_result(None)
+    await second
+    await hub.sync.lock.committed()
+    assert kafka.log == ["start", "commit", "commit"]
+    assert kafka.offsets == {"pelastus-hub": {tp: 44}}
+    assert hub.accounting[tp]["consumed"] == 3
+
+
+async def test_who_takes_the_state_lock_waits_for_the_transaction_in_flight() -> None:
+    kafka = FakeKafka(hold={0})
+    hub = await worker(kafka)
+    await hub.handle_batch(batches())
+    entered = asyncio.Event()
+
+    async def catch_up() -> None:
+        async with hub.sync.lock:
+            entered.set()
+
+    taker = asyncio.create_task(catch_up())
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert not entered.is_set()
+    kafka.producers[0].held[0].set_result(None)
+    await taker
+    assert kafka.log == ["start", "commit"]
 
 
 class Leadership:

@@ -123,16 +123,18 @@ async def hub_worker(settings: HubSettings, count: int, group: str) -> Measureme
     state changelog, commits, metrics), with the group as its group id."""
     clock = Clock(count)
     app, worker = create_app(settings.model_copy(update={"group_id": group}))
-    handle_batch = worker.handle_batch
+    handle_batch, finish_batch = worker.handle_batch, worker.finish_batch
 
-    async def timed(batches: Any, fetched_in: int | None = None) -> Any:
-        # Instrumentation only: the worker's own code runs. A batch dropped for a
-        # rebalance (None) is read again and counted then.
+    # Instrumentation only: the worker's own code runs. A batch is counted once its
+    # transaction has committed; one dropped for a rebalance is read again, counted then.
+    async def received(batches: Any, fetched_in: int | None = None) -> Any:
         clock.received()
-        result = await handle_batch(batches, fetched_in)
-        if result is not None:
-            clock.processed(result.consumed)
-        return result
+        return await handle_batch(batches, fetched_in)
 
-    worker.handle_batch = timed  # type: ignore[method-assign]
+    async def committed(batches: Any, result: Any, *rest: Any) -> None:
+        await finish_batch(batches, result, *rest)
+        clock.processed(result.consumed)
+
+    worker.handle_batch = received  # type: ignore[method-assign]
+    worker.finish_batch = committed  # type: ignore[method-assign]
     return await _run_app_until_done(app, clock)

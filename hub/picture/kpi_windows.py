@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 KINDS = ("hour", "day")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Window:
     kind: str  # hour or day
     start: datetime
@@ -19,6 +19,12 @@ class Window:
     @property
     def key(self) -> str:
         """'hour/2026-11-28T07:00:00+00:00': the window's name in keys and the API."""
+        return self._key
+
+    @functools.cached_property
+    def _key(self) -> str:
+        # Named once: Windows.of hands out the same windows, and every snapshot asks each
+        # incident's for their keys. (Not slotted, to hold it; orjson leaves _-names out.)
         return f"{self.kind}/{self.start.isoformat()}"
 
 

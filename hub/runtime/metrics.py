@@ -129,6 +129,7 @@ class HubMetrics:
             ["department", "unit_type", "status_class"],
             registry=r,
         )
+        self._unit_series: dict[tuple[str, str, str], Gauge] = {}  # of self.units, by labels
         self.last_event = Gauge(
             "pelastus_hub_last_event_timestamp_seconds",
             "Latest event time of the department in any family in the latest snapshot, "
@@ -223,11 +224,18 @@ class HubMetrics:
             if latest is not None:
                 self.last_event.labels(code).set(latest.timestamp())
             self.stale.labels(code).set(1 if view.stale else 0)
-        self.units.clear()
+        # Kept series are set, not made anew: a snapshot may come every 250 ms.
+        for gone in self._unit_series.keys() - counts.keys():
+            self.units.remove(*gone)
+            del self._unit_series[gone]
         for labels, count in counts.items():
-            self.units.labels(*labels).set(count)
+            series = self._unit_series.get(labels)
+            if series is None:
+                series = self._unit_series[labels] = self.units.labels(*labels)
+            series.set(count)
 
     def forget_snapshot(self) -> None:
         """Not leading (any more): the snapshot's gauges are the leader's to export."""
         for gauge in (self.units, self.last_event, self.stale):
             gauge.clear()
+        self._unit_series.clear()

@@ -267,6 +267,44 @@ def test_the_snapshot_s_gauges_say_each_department_s_newest_event_in_any_family_
         assert f"pelastus_hub_{name}" not in found
 
 
+def test_the_units_gauge_follows_the_snapshots_and_drops_what_they_no_longer_hold() -> None:
+    validator = Validator(REGISTRY, FAMILIES, 1 << 20, 300)
+    stores = {name: new_store(name) for name in FAMILIES}
+    units = [event(unit_id=unit_id) for unit_id in ("RPI487", "RPI311")]
+    units[1]["id"] = "another-event"
+    keyed = [record(unit, key=unit["data"]["unit_id"].encode()) for unit in units]
+    process_batch(keyed, ROUTES, validator, stores, NOW)
+    states = list(stores["unit-status"].states.values())
+    unit_type = states[0].unit_type
+    metrics = HubMetrics()
+
+    def units_exposed(held: list, sequence: int) -> dict:
+        built = snapshot(
+            {"unit-status": held, "incident": [], "readiness": []},
+            FAMILIES.values(),
+            ["pirkanmaa"],
+            sequence,
+            NOW,
+            900,
+        )
+        metrics.export_snapshot(built)
+        return exposed(metrics).get("pelastus_hub_units", {})
+
+    def available(count: float) -> dict:
+        """The type's series, every status class of it, with `count` units available."""
+        return {
+            (("department", "pirkanmaa"), ("status_class", status), ("unit_type", unit_type)): (
+                count if status == "available" else 0.0
+            )
+            for status in ("available", "committed", "out_of_service")
+        }
+
+    assert units_exposed(states, 1) == available(2.0)
+    assert units_exposed(states[:1], 2) == available(1.0)
+    assert units_exposed([], 3) == {}  # gone, not left at their last values
+    assert units_exposed(states[1:], 4) == available(1.0)
+
+
 def test_every_department_s_security_series_starts_at_zero() -> None:
     assert samples(HubMetrics(REGISTRY.codes), SECURITY) == {
         (code, reason): 0.0 for code in REGISTRY.codes for reason in SECURITY_REASONS

@@ -58,7 +58,8 @@ class SnapshotCycle:
         self._lock = asyncio.Lock()
         # Set by this worker's batches that changed a state: a snapshot is due soon.
         self.changed = asyncio.Event()
-        self._published_at = float("-inf")  # time.monotonic() of the latest publish
+        # time.monotonic() when the latest snapshot published began to read the states.
+        self._published_at = float("-inf")
 
     async def restore(self) -> None:
         """Number on from the newest snapshot published, and serve it until the next."""
@@ -77,6 +78,8 @@ class SnapshotCycle:
                 self.sequence = max(self.sequence, Published.read(body).sequence if body else 0)
             if not self.leadership.leading:
                 return None
+            # The spacing counts from here, where this snapshot starts to read the states.
+            begun = time.monotonic()
             await sync.catch_up()
             await sync.follow_kpis()  # a former leader may have closed windows
             now = datetime.now(UTC)
@@ -99,7 +102,7 @@ class SnapshotCycle:
                     kpis.forget(result)
                 return None
             kpis.published()
-            self._published_at = time.monotonic()
+            self._published_at = begun
             await self._retire(kpis.retired(incidents))
             self.metrics.kpi_windows.inc(len(closing))
             self.sequence = built.sequence
@@ -108,8 +111,8 @@ class SnapshotCycle:
         return built
 
     async def publish_spaced(self, spacing: float) -> Snapshot | None:
-        """publish(), once `spacing` seconds have passed since the latest one: what changes
-        meanwhile goes into the same snapshot."""
+        """publish(), once `spacing` seconds have passed since the latest one began: what
+        changes meanwhile goes into the same snapshot."""
         wait = self._published_at + spacing - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)

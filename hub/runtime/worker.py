@@ -5,7 +5,8 @@ iteration costs more CPU than the validation itself (README, "Design"). Per batc
 
 1. decide every record's outcome (pelastus_hub.pipeline.batch, pure);
 2. build the dead letters, feedback and changed states (pelastus_hub.pipeline.outputs, pure);
-3. produce them and commit the batch's offsets in one transaction (pelastus_hub.runtime.checkpoint).
+3. produce them and commit the batch's offsets in one transaction (pelastus_hub.runtime.checkpoint),
+   which runs on while the next batch is fetched and processed (pelastus_hub.runtime.state_lock).
 
 A crash anywhere replays the batch from the last committed offsets, and what the
 crashed worker had produced for it is never read: each outcome is written once.

@@ -1,11 +1,16 @@
 """The worker's log formats; aiokafka's settling errors logged as info, and its errors while no
-broker answers as debug."""
+broker answers as debug; the root logger left at the worker's level."""
 
 import json
 import logging
 import sys
 
+import pytest
+
+from pelastus_hub.cli.hub_commands import faust_worker
+from pelastus_hub.runtime.app import create_app
 from pelastus_hub.runtime.logs import JsonFormatter, Settling, quiet_settling
+from pelastus_hub.settings import HubSettings
 
 
 def record(level: int, message: str, exc_info=None) -> logging.LogRecord:
@@ -55,3 +60,18 @@ def test_no_broker_at_an_address_is_debug_the_worker_says_so_itself():
 def test_aiokafka_s_client_logger_is_quieted_too():
     quiet_settling()
     assert any(isinstance(f, Settling) for f in logging.getLogger("aiokafka").filters)
+
+
+@pytest.mark.parametrize("level", ["warning", "error"])
+def test_the_worker_leaves_the_root_logger_at_its_level(level: str) -> None:
+    """Faust's start-up spinner would lower it to DEBUG at these levels, so that every debug
+    record of aiokafka's were made."""
+    settings = HubSettings(log_level=level)
+    app, _ = create_app(settings)
+    worker = faust_worker(app, settings)
+    root = logging.Logger("stand-in root")  # as mode hands Faust the configured root
+    root.addHandler(logging.NullHandler())
+    root.setLevel(level.upper())
+    worker.on_setup_root_logger(root, root.level)
+    assert root.level == logging.getLevelName(level.upper())
+    assert not root.isEnabledFor(logging.DEBUG)

@@ -93,6 +93,10 @@ class RenewableProducer:
                         await fresh.stop()
                         raise
                     old, self.current, self._stale = self.current, fresh, False
+                    if old is None:  # stop() came while the new one connected
+                        self.current = None
+                        await fresh.stop()
+                        raise RuntimeError("the producer was stopped")
                     await old.stop()
         return self.current
 

@@ -95,21 +95,25 @@ class StateSync:
                 self._own[name].append((batch.first, batch.first + batch.count))
 
     async def _read_changelogs(self) -> None:
-        for name, store in self.stores.items():
-            codec, own = self.families[name].codec, self._own[name]
-            partition = TopicPartition(topics.state_topic(name), 0)
-            async for record in self.read(partition, self._state_positions[name]):
-                offset = record.offset
-                while own and own[0][1] <= offset:
-                    own.popleft()
-                # Restoring its own would change nothing: a store keeps the newest state,
-                # or merges, and this worker's retired incidents left its store at once.
-                if not own or offset < own[0][0]:
-                    if record.value is None:
-                        store.forget(record.key.decode())
-                    else:
-                        store.restore(codec.decode(record.value, record.headers))
-                self._state_positions[name] = offset + 1
+        starts = {
+            TopicPartition(topics.state_topic(name), 0): position
+            for name, position in self._state_positions.items()
+        }
+        # All changelogs in one read: one request for their ends, fetches that take them all.
+        async for record in self.read(starts):
+            name = self._family_of[record.topic]
+            offset, own = record.offset, self._own[name]
+            while own and own[0][1] <= offset:
+                own.popleft()
+            # Restoring its own would change nothing: a store keeps the newest state,
+            # or merges, and this worker's retired incidents left its store at once.
+            if not own or offset < own[0][0]:
+                if record.value is None:
+                    self.stores[name].forget(record.key.decode())
+                else:
+                    codec = self.families[name].codec
+                    self.stores[name].restore(codec.decode(record.value, record.headers))
+            self._state_positions[name] = offset + 1
 
     async def follow_kpis(self) -> None:
         """Learn of the KPI windows closed since last read, from national.kpi."""
@@ -117,7 +121,7 @@ class StateSync:
             await self.retry("reading national.kpi", self._read_kpis)
 
     async def _read_kpis(self) -> None:
-        async for record in self.read(TopicPartition(topics.KPI, 0), self._kpi_position):
+        async for record in self.read({TopicPartition(topics.KPI, 0): self._kpi_position}):
             if record.value is not None:
                 self.kpis.record_final(read_result(record.value))
             self._kpi_position = record.offset + 1
@@ -132,37 +136,53 @@ class StateSync:
         last = None
         # Each snapshot is a record and a transaction marker, and aborted transactions
         # leave records no committed reader sees: look well back.
-        async for record in self.read(TopicPartition(topics.CAPABILITY, 0), -256):
+        async for record in self.read({TopicPartition(topics.CAPABILITY, 0): -256}):
             last = record
         return last.value if last else None
 
-    async def read(self, partition: TopicPartition, start: int) -> AsyncIterator[Any]:
-        """Records of one partition from start (negative: from the end) to the current end.
+    async def read(self, starts: Mapping[TopicPartition, int]) -> AsyncIterator[Any]:
+        """Records of the partitions, each from its start (negative: from its end) to its
+        current end, in each partition's order.
 
-        Ends on the reader's position, not on offsets seen: compaction and
+        Ends on the reader's positions, not on offsets seen: compaction and
         retention leave gaps, and may have removed every record before the end.
         """
         reader = self.reader
         assert reader is not None, "the worker starts the reader first"
-        reader.assign([partition])
-        begin = (await reader.beginning_offsets([partition]))[partition]
-        end = (await reader.end_offsets([partition]))[partition]
-        first = max(begin, end + start if start < 0 else start)
-        if first >= end:
-            return
-        reader.seek(partition, first)
-        stalled_since, last = time.monotonic(), first
-        while (position := await reader.position(partition)) < end:
-            if position != last:
-                stalled_since, last = time.monotonic(), position
+        reader.assign(list(starts))
+        # Before anything is awaited: a partition with no position is fetched from its
+        # beginning. One deleted by retention since resets there (auto_offset_reset).
+        for partition, start in starts.items():
+            if start >= 0:
+                reader.seek(partition, start)
+        ends = await reader.end_offsets(list(starts))
+        bounds = {}
+        for partition, start in starts.items():
+            first = start
+            if start < 0:
+                begin = (await reader.beginning_offsets([partition]))[partition]
+                first = max(begin, ends[partition] + start)
+                reader.seek(partition, first)
+            if first < ends[partition]:
+                bounds[partition] = (first, ends[partition])
+        stalled_since, last = time.monotonic(), None
+        while True:
+            positions = {tp: await reader.position(tp) for tp in bounds}
+            pending = [tp for tp, (_, end) in bounds.items() if positions[tp] < end]
+            if not pending:
+                return
+            if positions != last:
+                stalled_since, last = time.monotonic(), positions
             elif time.monotonic() - stalled_since > READ_STALL_SECONDS:
                 # Fetches that find nothing fail silently; the caller's retry reads on
                 # from the last record it took, with the ends asked anew.
-                raise KafkaTimeoutError(f"reading {partition} made no progress at {position}")
+                raise KafkaTimeoutError(f"reading {pending} made no progress at {positions}")
             # Short: a fetch that holds only a transaction marker moves the position but
             # returns no record, and getmany would wait out its whole timeout for one.
-            batch = await reader.getmany(partition, timeout_ms=20, max_records=10000)
-            for record in batch.get(partition, []):
-                # A position reset may rewind the reader; skip what was asked not to be read.
-                if first <= record.offset < end:
-                    yield record
+            batch = await reader.getmany(*pending, timeout_ms=20, max_records=10000)
+            for partition, records in batch.items():
+                first, end = bounds[partition]
+                for record in records:
+                    # A position reset may rewind the reader; skip what was asked not to be read.
+                    if first <= record.offset < end:
+                        yield record

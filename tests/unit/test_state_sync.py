@@ -47,7 +47,9 @@ def unit_state(unit_id: str) -> Any:
 def changelog_record(offset: int, key: str, state: Any | None) -> SimpleNamespace:
     codec = FAMILIES["unit-status"].codec
     value = None if state is None else codec.encode(state)
-    return SimpleNamespace(offset=offset, key=key.encode(), value=value, headers=codec.headers)
+    return SimpleNamespace(
+        topic=CHANGELOG, offset=offset, key=key.encode(), value=value, headers=codec.headers
+    )
 
 
 async def test_catching_up_passes_by_the_records_this_worker_wrote() -> None:
@@ -63,8 +65,9 @@ async def test_catching_up_passes_by_the_records_this_worker_wrote() -> None:
         changelog_record(3, "pirkanmaa/RPI333", unit_state("RPI333")),  # another's again
     ]
 
-    async def read(partition: TopicPartition, start: int) -> AsyncIterator[Any]:
-        for changed in on_changelog if partition.topic == CHANGELOG else []:
+    async def read(starts: dict[TopicPartition, int]) -> AsyncIterator[Any]:
+        start = starts.get(TopicPartition(CHANGELOG, 0))
+        for changed in on_changelog if start is not None else []:
             if changed.offset >= start:
                 yield changed
 

@@ -32,8 +32,12 @@ async def latency(
     processed every message of that department sent up to t.
     """
     count = int(rate * seconds)
+    # Committed snapshots only, as the hub's readers see them.
     consumer = AIOKafkaConsumer(
-        topics.CAPABILITY, **settings.kafka_options(), auto_offset_reset="latest"
+        topics.CAPABILITY,
+        **settings.kafka_options(),
+        auto_offset_reset="latest",
+        isolation_level="read_committed",
     )
     await consumer.start()
     await consumer.getmany(timeout_ms=500)  # be at the end before producing

@@ -51,11 +51,14 @@ class StateSync:
         self.lock = StateLock()
         # The reader is one consumer: its reads (changelogs, KPIs, snapshots) take turns.
         self.reader_lock = asyncio.Lock()
-        self._state_positions = dict.fromkeys(families, 0)
+        # Where the next read of each changelog, and of national.kpi, begins.
+        self._changelog_positions = {
+            TopicPartition(topics.state_topic(name), 0): 0 for name in families
+        }
+        self._kpi_positions = {TopicPartition(topics.KPI, 0): 0}
         # Offset ranges [first, end) of each changelog that this worker wrote, not yet read.
         self._own: dict[str, deque[tuple[int, int]]] = {name: deque() for name in families}
         self._family_of = {topics.state_topic(name): name for name in families}
-        self._kpi_position = 0
 
     async def start(self) -> None:
         self.reader = self.clients.consumer(
@@ -79,12 +82,11 @@ class StateSync:
         worker made (or this one, not yet read back)."""
         reader = self.reader
         assert reader is not None, "the worker starts the reader first"
-        partitions = {name: TopicPartition(topics.state_topic(name), 0) for name in self.stores}
         async with self.reader_lock:
             ends = await asyncio.wait_for(
-                reader.end_offsets(list(partitions.values())), READ_STALL_SECONDS
+                reader.end_offsets(list(self._changelog_positions)), READ_STALL_SECONDS
             )
-        return any(ends[tp] > self._state_positions[name] for name, tp in partitions.items())
+        return any(ends[tp] > position for tp, position in self._changelog_positions.items())
 
     def wrote(self, batches: Iterable[Written]) -> None:
         """Record batches this worker's transactions wrote to the changelogs: its stores
@@ -95,25 +97,28 @@ class StateSync:
                 self._own[name].append((batch.first, batch.first + batch.count))
 
     async def _read_changelogs(self) -> None:
-        starts = {
-            TopicPartition(topics.state_topic(name), 0): position
-            for name, position in self._state_positions.items()
-        }
         # All changelogs in one read: one request for their ends, fetches that take them all.
-        async for record in self.read(starts):
+        async for record in self.read(self._changelog_positions, self._past_own):
             name = self._family_of[record.topic]
-            offset, own = record.offset, self._own[name]
-            while own and own[0][1] <= offset:
-                own.popleft()
-            # Restoring its own would change nothing: a store keeps the newest state,
-            # or merges, and this worker's retired incidents left its store at once.
-            if not own or offset < own[0][0]:
-                if record.value is None:
-                    self.stores[name].forget(record.key.decode())
-                else:
-                    codec = self.families[name].codec
-                    self.stores[name].restore(codec.decode(record.value, record.headers))
-            self._state_positions[name] = offset + 1
+            if record.value is None:
+                self.stores[name].forget(record.key.decode())
+            else:
+                codec = self.families[name].codec
+                self.stores[name].restore(codec.decode(record.value, record.headers))
+
+    def _past_own(self, partition: TopicPartition, offset: int) -> int:
+        """Where a changelog's records from `offset` on stop being this worker's own: offset
+        itself if that one is not. Restoring its own would change nothing: a store keeps
+        the newest state, or merges, and this worker's retired incidents left its store at
+        once."""
+        own = self._own[self._family_of[partition.topic]]
+        while own and own[0][1] <= offset:
+            own.popleft()  # passed
+        for first, end in own:  # a transaction's batches may follow each other
+            if first > offset:
+                break
+            offset = end
+        return offset
 
     async def follow_kpis(self) -> None:
         """Learn of the KPI windows closed since last read, from national.kpi."""
@@ -121,10 +126,9 @@ class StateSync:
             await self.retry("reading national.kpi", self._read_kpis)
 
     async def _read_kpis(self) -> None:
-        async for record in self.read({TopicPartition(topics.KPI, 0): self._kpi_position}):
+        async for record in self.read(self._kpi_positions):
             if record.value is not None:
                 self.kpis.record_final(read_result(record.value))
-            self._kpi_position = record.offset + 1
 
     async def last_snapshot(self) -> bytes | None:
         """The newest committed snapshot on national.capability, as it was written; None if
@@ -140,39 +144,53 @@ class StateSync:
             last = record
         return last.value if last else None
 
-    async def read(self, starts: Mapping[TopicPartition, int]) -> AsyncIterator[Any]:
-        """Records of the partitions, each from its start (negative: from its end) to its
-        current end, in each partition's order.
+    async def read(
+        self,
+        positions: dict[TopicPartition, int],
+        skip: Callable[[TopicPartition, int], int] | None = None,
+    ) -> AsyncIterator[Any]:
+        """Records of the partitions, each from its position (negative: from its end) to its
+        current end, in each partition's order. `positions` moves on as records are taken,
+        past transaction markers too: to where the next read begins. `skip(partition,
+        offset)` tells where to go on from an offset, past records the caller needs not
+        read (the offset itself, if none): they are not fetched, or not yielded if they
+        came in one fetch with others.
 
         Ends on the reader's positions, not on offsets seen: compaction and
         retention leave gaps, and may have removed every record before the end.
         """
         reader = self.reader
         assert reader is not None, "the worker starts the reader first"
-        reader.assign(list(starts))
+        reader.assign(list(positions))
         # Before anything is awaited: a partition with no position is fetched from its
         # beginning. One deleted by retention since resets there (auto_offset_reset).
-        for partition, start in starts.items():
+        for partition, start in positions.items():
             if start >= 0:
                 reader.seek(partition, start)
-        ends = await reader.end_offsets(list(starts))
+        ends = await reader.end_offsets(list(positions))
         bounds = {}
-        for partition, start in starts.items():
-            first = start
+        for partition, start in positions.items():
             if start < 0:
                 begin = (await reader.beginning_offsets([partition]))[partition]
-                first = max(begin, ends[partition] + start)
-                reader.seek(partition, first)
-            if first < ends[partition]:
-                bounds[partition] = (first, ends[partition])
+                positions[partition] = max(begin, ends[partition] + start)
+                reader.seek(partition, positions[partition])
+            if positions[partition] < ends[partition]:
+                bounds[partition] = (positions[partition], ends[partition])
         stalled_since, last = time.monotonic(), None
         while True:
-            positions = {tp: await reader.position(tp) for tp in bounds}
+            # Every record before the reader's position is taken by now: beyond the last one
+            # taken, what it has passed are transaction markers and gaps.
+            for tp, (_, end) in bounds.items():
+                at = min(await reader.position(tp), end)
+                if skip is not None and (onward := min(skip(tp, at), end)) > at:
+                    reader.seek(tp, onward)
+                    at = onward
+                positions[tp] = max(positions[tp], at)
             pending = [tp for tp, (_, end) in bounds.items() if positions[tp] < end]
             if not pending:
                 return
             if positions != last:
-                stalled_since, last = time.monotonic(), positions
+                stalled_since, last = time.monotonic(), dict(positions)
             elif time.monotonic() - stalled_since > READ_STALL_SECONDS:
                 # Fetches that find nothing fail silently; the caller's retry reads on
                 # from the last record it took, with the ends asked anew.
@@ -183,6 +201,10 @@ class StateSync:
             for partition, records in batch.items():
                 first, end = bounds[partition]
                 for record in records:
-                    # A position reset may rewind the reader; skip what was asked not to be read.
-                    if first <= record.offset < end:
+                    offset = record.offset
+                    # A position reset may rewind the reader: only what was asked for.
+                    if first <= offset < end and (
+                        skip is None or skip(partition, offset) == offset
+                    ):
                         yield record
+                        positions[partition] = offset + 1

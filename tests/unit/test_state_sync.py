@@ -65,11 +65,14 @@ async def test_catching_up_passes_by_the_records_this_worker_wrote() -> None:
         changelog_record(3, "pirkanmaa/RPI333", unit_state("RPI333")),  # another's again
     ]
 
-    async def read(starts: dict[TopicPartition, int]) -> AsyncIterator[Any]:
-        start = starts.get(TopicPartition(CHANGELOG, 0))
+    async def read(positions: dict[TopicPartition, int], skip: Any = None) -> AsyncIterator[Any]:
+        """As the reader does: each partition from its position on, but what skip passes by."""
+        tp = TopicPartition(CHANGELOG, 0)
+        start = positions.get(tp)
         for changed in on_changelog if start is not None else []:
-            if changed.offset >= start:
+            if changed.offset >= start and skip(tp, changed.offset) == changed.offset:
                 yield changed
+                positions[tp] = changed.offset + 1
 
     sync.read = read  # type: ignore[method-assign]
     sync.wrote([Written(TopicPartition(CHANGELOG, 0), 1, 2)])

@@ -3,10 +3,12 @@ order of the rounds, and each figure against its target."""
 
 import pytest
 
+from pelastus_hub.tools.bench.broker_cpu import cpu_between
 from pelastus_hub.tools.bench.figures import (
     Measurement,
     Summary,
     interleaved,
+    median_broker_cpu,
     median_cpu,
     median_ratio,
     ratio,
@@ -112,3 +114,23 @@ def test_a_missing_peer_is_marked_missing_with_the_reason() -> None:
     lines = summary_lines(summary(c_q=None, missing={"c/q": "(q) skipped (--skip-quix)"}))
     assert "missing ((q) skipped (--skip-quix))" in line(lines, "c/q")
     assert line(lines, "c/q").endswith("not measured")
+
+
+def test_the_brokers_cpu_in_a_span_is_read_between_the_samples_around_it() -> None:
+    samples = [(10.0, 100.0), (10.5, 100.2), (11.0, 100.6)]
+    # 10.25: halfway to 100.2; 10.75: halfway from 100.2 to 100.6.
+    assert cpu_between(samples, 10.25, 10.75) == pytest.approx(0.3)
+    assert cpu_between(samples, 10.0, 11.0) == pytest.approx(0.6)
+    assert cpu_between(samples, 9.9, 10.5) is None  # before the first sample
+    assert cpu_between(samples, 10.5, 11.1) is None  # after the last
+
+
+def test_the_brokers_cpu_per_record_is_the_median_of_the_rounds_that_measured_it() -> None:
+    def served(broker_us: float | None) -> Measurement:
+        cpu = None if broker_us is None else broker_us * 1000 / 1e6
+        return Measurement(1000, 1.0, 0.01, broker_cpu_seconds=cpu)
+
+    rounds = [{"c": served(30)}, {"c": served(None)}, {"c": served(20)}, {"c": served(22)}]
+    assert rounds[0]["c"].broker_us_per_record == pytest.approx(30)
+    assert median_broker_cpu(rounds, "c") == pytest.approx(22)
+    assert median_broker_cpu([{"c": served(None)}], "c") is None

@@ -49,7 +49,7 @@ def run_bench(args: argparse.Namespace) -> int:
             # On a secured broker every pipeline logs in as its admin, over TLS.
             settings = kafka.settings(base=settings)
             worker_env = kafka.environment()
-        results = _measure(settings, registry, args, worker_env)
+        results = _measure(settings, registry, args, worker_env, kafka.pid if kafka else None)
         header = (
             f"pelastus-hub bench: {args.messages} messages per pipeline and round, "
             f"{args.rounds} round{'s' * (args.rounds > 1)}, Kafka {kafka_version()}"
@@ -62,7 +62,11 @@ def run_bench(args: argparse.Namespace) -> int:
 
 
 def _measure(
-    settings: HubSettings, registry: Registry, args: argparse.Namespace, worker_env: dict[str, str]
+    settings: HubSettings,
+    registry: Registry,
+    args: argparse.Namespace,
+    worker_env: dict[str, str],
+    broker_pid: int | None,
 ) -> Results:
     asyncio.run(
         topic_admin.create_hub_topics(
@@ -86,7 +90,7 @@ def _measure(
     backlogs = Backlogs(registry, args.messages, args.rounds + len(WORKERS))
     input_topics = sorted(t for family in FAMILIES for t in registry.input_topics(family))
     unit_status_topics = sorted(registry.input_topics("unit-status"))
-    rounds = Rounds(settings, backlogs, unit_status_topics, input_topics, quix)
+    rounds = Rounds(settings, backlogs, unit_status_topics, input_topics, quix, broker_pid)
     measured = rounds.run([p for p in PIPELINES if p not in missing], args.rounds)
     if rounds.quix_missing:
         missing["q"] = f"missing after a failure: {rounds.quix_missing}"

@@ -18,6 +18,11 @@ class Measurement:
     count: int
     seconds: float
     cpu_seconds: float
+    # time.perf_counter() at the first record: the system's monotonic clock, which every
+    # process here shares.
+    began: float = 0.0
+    # The broker's CPU time in the same span, when the bench runs the broker.
+    broker_cpu_seconds: float | None = None
 
     @property
     def rate(self) -> float:
@@ -26,6 +31,12 @@ class Measurement:
     @property
     def cpu_us_per_record(self) -> float:
         return self.cpu_seconds * 1e6 / self.count
+
+    @property
+    def broker_us_per_record(self) -> float | None:
+        if self.broker_cpu_seconds is None:
+            return None
+        return self.broker_cpu_seconds * 1e6 / self.count
 
 
 # One round: each pipeline that ran in it, by name; one that did not run is absent.
@@ -65,6 +76,18 @@ def median_ratio(rounds: Sequence[Round], name: str) -> float | None:
 def median_cpu(rounds: Sequence[Round], pipeline: str) -> float | None:
     """The median over the rounds of the pipeline's CPU microseconds per record."""
     return median([r[pipeline].cpu_us_per_record for r in rounds if pipeline in r])
+
+
+def median_broker_cpu(rounds: Sequence[Round], pipeline: str) -> float | None:
+    """The median over the rounds of the broker's CPU microseconds per record of the
+    pipeline, in the rounds where it was measured."""
+    return median(
+        [
+            value
+            for r in rounds
+            if pipeline in r and (value := r[pipeline].broker_us_per_record) is not None
+        ]
+    )
 
 
 @dataclass(frozen=True)

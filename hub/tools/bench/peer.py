@@ -59,4 +59,6 @@ def run_quix(
     if done.returncode != 0:
         raise QuixUnavailable(f"the peer exited with code {done.returncode}; see {log}")
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    return Measurement(report["count"], report["seconds"], report["cpu_seconds"])
+    return Measurement(
+        report["count"], report["seconds"], report["cpu_seconds"], began=report["began"]
+    )

@@ -37,7 +37,8 @@ class Clock:
             self.done.set()
 
     def measurement(self) -> Measurement:
-        return Measurement(self.count, self.last - self.first, self.cpu_last - self.cpu_first)
+        seconds, cpu = self.last - self.first, self.cpu_last - self.cpu_first
+        return Measurement(self.count, seconds, cpu, began=self.first)
 
 
 def keep_latest(latest: dict[str, Any], raw: bytes) -> None:

@@ -9,7 +9,8 @@ per unit in Quix's own state (RocksDB and its changelog topics), as (a) does in 
 connection comes as JSON on stdin (Quix's ConnectionConfig fields: a password never shows
 in the process list). Once N records are processed it stops and prints one line of JSON on
 stdout: count, and the wall and this process's CPU seconds (all its threads, librdkafka's
-too) from the first record to the end of its run, whose last checkpoint writes the state.
+too) from the first record to the end of its run, whose last checkpoint writes the state,
+and when that began (time.perf_counter(), the system's monotonic clock).
 """
 
 import argparse
@@ -90,6 +91,7 @@ def main() -> int:
         "count": clock["count"],
         "seconds": last - clock["first"],
         "cpu_seconds": cpu_last - clock["cpu_first"],
+        "began": clock["first"],
     }
     print(json.dumps(report), flush=True)
     return 0

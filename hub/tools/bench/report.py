@@ -11,6 +11,7 @@ from pelastus_hub.tools.bench.figures import (
     Measurement,
     Round,
     Summary,
+    median_broker_cpu,
     median_cpu,
     median_ratio,
     ratios,
@@ -45,8 +46,8 @@ def throughput_lines(results: Results) -> list[str]:
     heads = "".join(f"{f'round {i}':>10}" for i in range(1, len(rounds) + 1))
     lines = [
         "throughput, msgs/s in each round (new backlog per round, order turning), and CPU "
-        "µs/record (median):",
-        f"  {'':<{width}}{heads}  {'CPU µs/rec':>10}",
+        "µs/record (median) of the pipeline and of the broker serving it:",
+        f"  {'':<{width}}{heads}  {'CPU µs/rec':>10}  {'broker':>7}",
     ]
     for name in PIPELINES:
         if name in results.missing and not any(name in r for r in rounds):
@@ -54,8 +55,10 @@ def throughput_lines(results: Results) -> list[str]:
             continue
         rates = "".join(f"{r[name].rate:>10,.0f}" if name in r else f"{'-':>10}" for r in rounds)
         cpu = median_cpu(rounds, name)
+        broker = median_broker_cpu(rounds, name)
+        served = f"{broker:>7.1f}" if broker is not None else f"{'-':>7}"
         note = f"  ({results.missing[name]})" if name in results.missing else ""
-        lines.append(f"  {LABELS[name]:<{width}}{rates}  {cpu:>10.1f}{note}")
+        lines.append(f"  {LABELS[name]:<{width}}{rates}  {cpu:>10.1f}  {served}{note}")
     for name in RATIOS:
         value = median_ratio(rounds, name)
         if value is None:

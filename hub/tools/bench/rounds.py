@@ -5,11 +5,13 @@ order that turns by one pipeline each round."""
 import asyncio
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from pelastus_hub.settings import HubSettings
 from pelastus_hub.tools.bench import pipelines
 from pelastus_hub.tools.bench.backlog import Backlogs, end_offsets, produce, say, start_group_at
+from pelastus_hub.tools.bench.broker_cpu import BrokerCpu
 from pelastus_hub.tools.bench.figures import Measurement, Round, interleaved
 from pelastus_hub.tools.bench.peer import run_quix
 from pelastus_hub.tools.bench.quix_venv import QuixUnavailable
@@ -23,14 +25,17 @@ class Rounds:
         unit_status_topics: list[str],
         input_topics: Sequence[str],
         quix: Path | None,
+        broker_pid: int | None = None,
     ) -> None:
         """`input_topics`: all the worker reads, whose groups start at the backlog's start in
-        every one of them; `quix` the peer venv's python, None to run without it."""
+        every one of them; `quix` the peer venv's python, None to run without it;
+        `broker_pid` the broker's process, to measure its CPU too (None: not measured)."""
         self.settings = settings
         self.backlogs = backlogs
         self.topics = unit_status_topics
         self.input_topics = input_topics
         self.quix = quix
+        self.broker_pid = broker_pid
         # Why the peer stopped running, once it failed.
         self.quix_missing: str | None = None
 
@@ -55,17 +60,27 @@ class Rounds:
             asyncio.run(start_group_at(self.settings, group, start))
             say(f"  pipeline ({name}) ...")
             try:
-                result = self._runner(name)(group, len(messages))
+                result = self._run(name, group, len(messages))
             except QuixUnavailable as error:
                 self.quix_missing = str(error)
                 say(f"  pipeline (q) is missing from here on: {error}")
                 continue
             measured[name] = result
+            broker = result.broker_us_per_record
             say(
                 f"  pipeline ({name}): {result.rate:,.0f} msgs/s, "
                 f"{result.cpu_us_per_record:.1f} µs CPU/record"
+                + (f", broker {broker:.1f} µs CPU/record" if broker is not None else "")
             )
         return measured
+
+    def _run(self, name: str, group: str, count: int) -> Measurement:
+        if self.broker_pid is None:
+            return self._runner(name)(group, count)
+        with BrokerCpu(self.broker_pid) as broker:
+            result = self._runner(name)(group, count)
+        cpu = broker.between(result.began, result.began + result.seconds)
+        return replace(result, broker_cpu_seconds=cpu)
 
     def _runner(self, name: str) -> Callable[[str, int], Measurement]:
         settings, topics = self.settings, self.topics

@@ -1,6 +1,7 @@
 """The broker's CPU time over a pipeline's span, from samples of its /proc stat taken on a
 thread of the bench: the same way for the pipelines run in the bench's process and for the
-peer run in its own. On 2 cores the broker's work for a pipeline takes from the pipeline's."""
+peer run in its own. On 2 cores, the broker's work for a pipeline competes with the
+pipeline for the machine."""
 
 import bisect
 import threading

@@ -14,11 +14,11 @@ import logging
 import time
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaClient, AIOKafkaConsumer, TopicPartition
 
 from pelastus_hub.clients import KafkaClients
 from pelastus_hub.runtime import topic_admin
-from pelastus_hub.runtime.group_offsets import OFFSETS_TOPIC, group_partition
+from pelastus_hub.runtime.group_offsets import OFFSETS_TOPIC, committed_offsets, group_partition
 from pelastus_hub.runtime.state_sync import READ_STALL_SECONDS, Retry, StateSync
 from pelastus_hub.settings import HubSettings
 
@@ -35,6 +35,8 @@ class Resumption:
         self.retry = retry
         # Reads uncommitted ends: with the reader's committed ones, tells open transactions.
         self.probe: AIOKafkaConsumer | None = None
+        # Reads the group's committed offsets (group_offsets.committed_offsets).
+        self.client: AIOKafkaClient | None = None
         # This group's partition of __consumer_offsets, known once the group has a
         # coordinator (the broker creates the topic then).
         self._group_offsets: TopicPartition | None = None
@@ -42,6 +44,8 @@ class Resumption:
     async def start(self) -> None:
         self.probe = self.clients.consumer(enable_auto_commit=False)
         await self.retry("starting the offsets probe", self.probe.start)
+        self.client = self.clients.client()
+        await self.retry("starting the offsets client", self.client.bootstrap)
 
     async def resume(
         self, consumer: AIOKafkaConsumer, rebalances: Callable[[], int]
@@ -67,12 +71,14 @@ class Resumption:
         if self._group_offsets is not None:
             await self._wait_until_stable(self._group_offsets)
         seen, assigned = rebalances(), list(consumer.assignment())
-        resume: dict[TopicPartition, int | None] = {}
-        for tp in assigned:
-            resume[tp] = await self.retry(
-                "reading offsets",
-                lambda tp=tp: asyncio.wait_for(consumer.committed(tp), READ_STALL_SECONDS),
-            )
+        client = self.client
+        assert client is not None, "start() first"
+        resume = await self.retry(
+            "reading offsets",
+            lambda: asyncio.wait_for(
+                committed_offsets(client, self.settings.group_id, assigned), READ_STALL_SECONDS
+            ),
+        )
         never = [tp for tp, offset in resume.items() if offset is None]
         if never:  # never committed: from the earliest, as for a new group
             beginnings = await self.retry(

@@ -137,6 +137,8 @@ class HubWorker(Service):
         for client in (self.intake.consumer, self.sync.reader, self.resumption.probe):
             if client is not None:
                 await client.stop()
+        if self.resumption.client is not None:
+            await self.resumption.client.close()
         await self.checkpoint.stop()
         await self.broker.close()
 

@@ -8,27 +8,18 @@ committed, and a worker resumed from the beginning, writing every outcome again.
 import asyncio
 
 import pytest
-from aiokafka import AIOKafkaClient, AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka import AIOKafkaClient, TopicPartition
 
 from pelastus_hub.runtime.group_offsets import committed_offsets
 from pelastus_hub.runtime.retry import retrying
-from pelastus_hub.runtime.topic_admin import ensure_topics
+from pelastus_hub.settings import HubSettings
+from pelastus_hub.tools.bench.backlog import start_group_at
+from tests.integration import topics
 
 pytestmark = pytest.mark.integration
 
 GROUP = "group-offsets-test"
 TOPIC = "group-offsets-input"
-
-
-async def commit(bootstrap: str, offsets: dict[TopicPartition, int]) -> None:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=GROUP)
-    await consumer.start()
-    try:
-        consumer.assign(list(offsets))
-        await consumer.commit(offsets)
-    finally:
-        await consumer.stop()
 
 
 async def read_committed(bootstrap: str, partitions: list[TopicPartition]) -> tuple[dict, list]:
@@ -50,14 +41,10 @@ async def read_committed(bootstrap: str, partitions: list[TopicPartition]) -> tu
 
 async def test_committed_offsets_are_never_read_as_missing_after_a_broker_restart(kafka):
     bootstrap = kafka.bootstrap_servers
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await ensure_topics(admin, [NewTopic(TOPIC, 3, 1)])
-    finally:
-        await admin.close()
+    await topics.create(bootstrap, TOPIC, 3)
     first, second, never = (TopicPartition(TOPIC, p) for p in range(3))
-    await commit(bootstrap, {first: 5, second: 7})
+    # Committed for the group before any of its members starts, as the bench does.
+    await start_group_at(HubSettings(bootstrap_servers=bootstrap), GROUP, {first: 5, second: 7})
     partitions = [first, second, never]
     expected = {first: 5, second: 7, never: None}
 

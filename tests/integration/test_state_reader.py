@@ -4,15 +4,14 @@ import time
 
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from pelastus_hub.clients import KafkaClients
 from pelastus_hub.families import FAMILIES
 from pelastus_hub.picture.kpi import KpiBook
 from pelastus_hub.picture.kpi_windows import Windows
 from pelastus_hub.runtime.state_sync import StateSync
-from pelastus_hub.runtime.topic_admin import ensure_topics
 from pelastus_hub.settings import HubSettings
+from tests.integration import topics
 
 pytestmark = pytest.mark.integration
 
@@ -44,12 +43,7 @@ async def test_a_read_ends_past_the_markers_and_passes_by_what_it_is_told_to(
     kafka_bootstrap,
 ) -> None:
     topic = f"state-reader-{time.time_ns()}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        await ensure_topics(admin, [NewTopic(topic, 1, 1)])
-    finally:
-        await admin.close()
+    await topics.create(kafka_bootstrap, topic, 1)
     # Records 0-2 and their marker at 3; records 4-5 and their marker at 6.
     await written_in_transactions(kafka_bootstrap, topic, [3, 2])
     settings = HubSettings(bootstrap_servers=kafka_bootstrap)

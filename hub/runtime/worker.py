@@ -39,7 +39,7 @@ from pelastus_hub.picture.kpi import KpiBook
 from pelastus_hub.picture.kpi_windows import Windows
 from pelastus_hub.pipeline.batch import BatchResult, input_routes, process_batch
 from pelastus_hub.pipeline.outputs import OutRecord, batch_outputs
-from pelastus_hub.runtime import topic_admin
+from pelastus_hub.runtime import collector, topic_admin
 from pelastus_hub.runtime.broker_watch import BrokerWatch
 from pelastus_hub.runtime.checkpoint import Checkpoint
 from pelastus_hub.runtime.metrics import HubMetrics
@@ -123,6 +123,7 @@ class HubWorker(Service):
         restored = ", ".join(f"{len(store)} {name}" for name, store in self.sync.stores.items())
         log.info("restored states (%s); snapshot sequence %d", restored, self.snapshots.sequence)
         await self.intake.start(list(self.routes), self._retrying)
+        collector.settle()
 
     async def on_stop(self) -> None:
         # Runs before the service's tasks are cancelled: a batch in flight finishes and

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from pelastus_hub.runtime import collector
 from pelastus_hub.settings import HubSettings
 from pelastus_hub.tools.bench import pipelines
 from pelastus_hub.tools.bench.backlog import Backlogs, end_offsets, produce, say, start_group_at
@@ -40,6 +41,9 @@ class Rounds:
         self.quix_missing: str | None = None
 
     def run(self, pipeline_names: Sequence[str], rounds: int) -> list[Round]:
+        # The worker sets the collector so in its process (pelastus_hub.runtime.collector); the
+        # in-process pipelines all run with it set so, whichever of them runs first.
+        collector.settle()
         measured = []
         for index in range(rounds):
             order = interleaved(pipeline_names, index)

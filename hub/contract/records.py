@@ -36,7 +36,9 @@ class Record:
 class ValidEvent:
     source: str
     id: str
-    data: Any  # the family's data model instance
+    # The family's data: its model's instance, or the quick decoder's with the same fields
+    # and values (pelastus_hub.contract.quick_decode).
+    data: Any
     entity_id: str
     event_time: datetime
     mode: str = "actual"  # the envelope's mode: actual, exercise or test

@@ -43,6 +43,8 @@ class Family:
     municipality_field: str | None = None
     # The warnings its store gives on accepted events (Store.warning).
     warnings: tuple[WarningCode, ...] = ()
+    # pelastus_hub.contract.family.FamilyContract.quick_decode
+    quick_decode: Callable[[bytes], Any | None] | None = None
 
     def last_event_time(self, states: Sequence[State]) -> datetime | None:
         """The newest event time among the states: how fresh the family's data is."""

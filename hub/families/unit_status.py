@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from pelastus_hub.contract.envelope import UnitStatusEvent
+from pelastus_hub.contract.quick_decode import decode_unit_status
 from pelastus_hub.contract.records import ValidEvent
 from pelastus_hub.contract.unit_status import UNIT_STATUSES, UnitStatusV1
 from pelastus_hub.families.base import Family, Holdings, PicturePart
@@ -165,6 +166,7 @@ FAMILY = Family(
     name=NAME,
     models={1: UnitStatusV1},
     event_model=UnitStatusEvent,
+    quick_decode=decode_unit_status,
     key_field="unit_id",
     time_field="observed_at",
     new_store=lambda context: LatestStore(UnitState),

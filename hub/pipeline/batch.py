@@ -77,7 +77,7 @@ def process_batch(
 ) -> BatchResult:
     """`stores`: each family's, by family name."""
     result = BatchResult()
-    outcomes, newest, by_partition = result.outcomes, result.newest, result.partition_outcomes
+    newest, by_partition = result.newest, result.partition_outcomes
     for record in records:
         department, family = routes[record.topic]
         checked = validator.validate(record, department, family, now)
@@ -96,6 +96,9 @@ def process_batch(
                 seen = newest.get(department)
                 if seen is None or checked.event_time > seen:
                     newest[department] = checked.event_time
-        outcomes[department, family.name, outcome] += 1
         by_partition[record.topic, record.partition, outcome] += 1
+    # Counted once per record, by partition: each topic is one department's and family's.
+    for (topic, _, outcome), count in by_partition.items():
+        department, family = routes[topic]
+        result.outcomes[department, family.name, outcome] += count
     return result

@@ -121,3 +121,30 @@ def test_same_time_and_id_from_two_sources_gives_one_result_in_either_order() ->
         store.apply("pirkanmaa", second)
         finals.append(store.states["pirkanmaa/RPI487"].status)
     assert finals == ["on_scene", "on_scene"]  # "/t" > "/s"
+
+
+def test_a_unit_state_holds_each_field_of_its_event() -> None:
+    data = UnitStatusV1.model_validate(
+        event(
+            unit_type="tank_unit",
+            status="en_route",
+            station_id="PI-7",
+            crew=3,
+            capabilities=["water_transport"],
+            position={"lat": 61.5, "lon": 23.75},
+            incident_id="PI-2026-1",
+            observed_at=T0.isoformat(),
+        )["data"]
+    )
+    store = new_store("unit-status")
+    store.apply("pirkanmaa", ValidEvent("/s", "e1", data, "RPI487", T0, "exercise"))
+    (state,) = store.states.values()
+    assert (state.mode, state.department, state.unit_id) == ("exercise", "pirkanmaa", "RPI487")
+    assert (state.unit_type, state.status, state.station_id) == ("tank_unit", "en_route", "PI-7")
+    assert (state.crew, state.capabilities, state.position) == (
+        3,
+        ("water_transport",),
+        (61.5, 23.75),
+    )
+    assert (state.incident_id, state.observed_at, state.event_id) == ("PI-2026-1", T0, "e1")
+    assert state.recent_events == (("e1", "/s"),)

@@ -74,10 +74,12 @@ def process_batch(
     validator: Validator,
     stores: dict[str, Store],
     now: datetime,
+    into: BatchResult | None = None,
 ) -> BatchResult:
-    """`stores`: each family's, by family name."""
-    result = BatchResult()
-    newest, by_partition = result.newest, result.partition_outcomes
+    """`stores`: each family's, by family name. `into`: the result of the batch so far, which
+    these records, the next part of it, are added to."""
+    result = BatchResult() if into is None else into
+    newest, by_partition = result.newest, Counter[tuple[str, int, Outcome]]()
     for record in records:
         department, family = routes[record.topic]
         checked = validator.validate(record, department, family, now)
@@ -98,7 +100,8 @@ def process_batch(
                     newest[department] = checked.event_time
         by_partition[record.topic, record.partition, outcome] += 1
     # Counted once per record, by partition: each topic is one department's and family's.
-    for (topic, _, outcome), count in by_partition.items():
+    for (topic, partition, outcome), count in by_partition.items():
         department, family = routes[topic]
         result.outcomes[department, family.name, outcome] += count
+        result.partition_outcomes[topic, partition, outcome] += count
     return result

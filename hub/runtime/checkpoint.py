@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 # How long a stuck producer may take to stop before it is left behind: its id is
 # fenced by the next one, so nothing it still holds can be committed.
 STOP_SECONDS = 5.0
+# The largest record batch the batch producer fills (Checkpoint._new_producer).
+RECORD_BATCH_BYTES = 256 * 1024
 # The broker ended the transaction (it timed out during an outage, or the producer
 # was fenced): a new producer with the same id starts a new epoch and goes on.
 RESTART_ON = (ProducerFenced, InvalidProducerEpoch)
@@ -180,6 +182,11 @@ class Checkpoint:
             linger_ms=2,
             # What the hub writes is kept within the message limit (pelastus_hub.pipeline.outputs).
             max_request_size=settings.max_record_bytes,
+            # A batch's sends fill record batches of this size before one must be sent and
+            # acknowledged, within the transaction, to make room (16 KiB by default: every
+            # few dead letters). Within max_message_bytes, so a batch fits every topic the
+            # hub makes, whose limits are max_record_bytes or the broker's (1 MiB).
+            max_batch_size=min(RECORD_BATCH_BYTES, settings.max_message_bytes),
         )
 
     async def _started(self) -> AIOKafkaProducer:

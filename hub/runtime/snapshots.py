@@ -80,19 +80,22 @@ class SnapshotCycle:
                 return None
             # The spacing counts from here, where this snapshot starts to read the states.
             begun = time.monotonic()
-            await sync.catch_up()
+            await sync.catch_up(beside_transaction=True)
             await sync.follow_kpis()  # a former leader may have closed windows
-            now = datetime.now(UTC)
-            incidents = sync.stores[INCIDENT].states.values()
-            built = snapshot(
-                {name: store.states.values() for name, store in sync.stores.items()},
-                self.families.values(),
-                self.departments,
-                self.sequence + 1,
-                now,
-                self.settings.stale_after_seconds,
-            )
-            closing = kpis.due(incidents, self.departments, now)
+            # The states between batches: a batch is processed in slices, the loop turning
+            # between them.
+            async with sync.lock.processing():
+                now = datetime.now(UTC)
+                incidents = sync.stores[INCIDENT].states.values()
+                built = snapshot(
+                    {name: store.states.values() for name, store in sync.stores.items()},
+                    self.families.values(),
+                    self.departments,
+                    self.sequence + 1,
+                    now,
+                    self.settings.stale_after_seconds,
+                )
+                closing = kpis.due(incidents, self.departments, now)
             records = [(topics.KPI, r.key.encode(), orjson.dumps(r)) for r in closing]
             body = encode(built)
             records.append((topics.CAPABILITY, b"national", body))

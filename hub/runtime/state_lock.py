@@ -33,7 +33,8 @@ class StateLock:
         self._lock.release()
 
     def processing(self) -> asyncio.Lock:
-        """The lock alone, for the batch loop: a transaction may still be in flight."""
+        """The lock alone, for the batch loop and for what may run beside a transaction in
+        flight (a snapshot's catch-up, StateSync.catch_up)."""
         return self._lock
 
     def commit(self, transaction: Coroutine[Any, Any, None]) -> None:

@@ -46,8 +46,8 @@ class StateSync:
         # read); made when the worker starts, as Kafka clients need the running loop.
         self.reader: AIOKafkaConsumer | None = None
         self.retry = retry
-        # A batch (decided, written, committed) and a catch-up from the changelogs never
-        # interleave: a tombstone read mid-batch would remove a state about to be written.
+        # A batch being decided and a catch-up from the changelogs never interleave: a
+        # tombstone read mid-batch would remove a state about to be written (catch_up()).
         self.lock = StateLock()
         # The reader is one consumer: its reads (changelogs, KPIs, snapshots) take turns.
         self.reader_lock = asyncio.Lock()
@@ -71,9 +71,16 @@ class StateSync:
         )
         await self.retry("starting the state reader", self.reader.start)
 
-    async def catch_up(self) -> None:
-        """Read the state changelogs from where this worker last stopped reading to their end."""
-        async with self.lock, self.reader_lock:
+    async def catch_up(self, beside_transaction: bool = False) -> None:
+        """Read the state changelogs from where this worker last stopped reading to their end.
+
+        Never while a batch is decided. `beside_transaction` (a snapshot's catch-up) lets it
+        run while the last batch's transaction commits rather than hold the next batch
+        until then: committed records are all it reads, and a changelog's committed records
+        end before that transaction's first. The worker's own catch-ups, at start and on
+        assignment, wait for it, as resuming reads the offsets it commits."""
+        lock = self.lock.processing() if beside_transaction else self.lock
+        async with lock, self.reader_lock:
             # A retry goes on from the last record read: positions move record by record.
             await self.retry("reading the state changelogs", self._read_changelogs)
 

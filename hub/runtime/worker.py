@@ -6,7 +6,8 @@ iteration costs more CPU than the validation itself (README, "Design"). Per batc
 1. decide every record's outcome (pelastus_hub.pipeline.batch, pure);
 2. build the dead letters, feedback and changed states (pelastus_hub.pipeline.outputs, pure);
 3. produce them and commit the batch's offsets in one transaction (pelastus_hub.runtime.checkpoint),
-   which runs on while the next batch is fetched and processed (pelastus_hub.runtime.state_lock).
+   which runs on while the next batch is fetched and processed, in slices between which the
+   event loop turns (pelastus_hub.runtime.state_lock).
 
 A crash anywhere replays the batch from the last committed offsets, and what the
 crashed worker had produced for it is never read: each outcome is written once.
@@ -60,6 +61,8 @@ BROKER_PROBE_SECONDS = 1.0
 # How often the input partitions' lag is measured: on a timer of its own, so that it
 # grows while batches do not complete.
 LAG_MEASURE_SECONDS = 5.0
+# Records processed between turns of the event loop: a millisecond or two of work.
+PROCESS_SLICE = 100
 
 
 class HubWorker(Service):
@@ -247,7 +250,13 @@ class HubWorker(Service):
             started, now = time.perf_counter(), datetime.now(UTC)
             records = [record for part in batches.values() for record in part]
             stores = self.sync.stores
-            result = process_batch(records, self.routes, self.validator, stores, now)
+            result = BatchResult()
+            for first in range(0, len(records), PROCESS_SLICE):
+                part = records[first : first + PROCESS_SLICE]
+                process_batch(part, self.routes, self.validator, stores, now, into=result)
+                # The last batch's transaction and the next fetches make progress only when
+                # the loop turns: between slices, not for the whole batch's processing.
+                await asyncio.sleep(0)
             changes = [(self.families[n], store.take_changes()) for n, store in stores.items()]
             if any(changed for _, changed in changes):
                 self.snapshots.changed.set()

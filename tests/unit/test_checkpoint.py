@@ -64,7 +64,15 @@ async def test_the_producer_is_this_workers_own_and_writes_within_the_limit() ->
         "transaction_timeout_ms": 30000,
         "linger_ms": 2,
         "max_request_size": SETTINGS.max_record_bytes,
+        "max_batch_size": 256 * 1024,
     }
+
+
+async def test_record_batches_stay_within_the_message_limit() -> None:
+    kafka = FakeKafka()
+    small = SETTINGS.model_copy(update={"max_message_bytes": 64 * 1024})
+    await Checkpoint(kafka, small).start()
+    assert kafka.producers[0].config["max_batch_size"] == 64 * 1024
 
 
 async def test_a_transaction_that_fails_is_tried_again_whole_and_commits_once() -> None:

@@ -51,6 +51,24 @@ def test_every_record_gets_exactly_one_outcome() -> None:
     assert result.newest["pirkanmaa"].isoformat() == "2026-11-28T07:50:00+02:00"
 
 
+def test_a_batch_processed_in_parts_comes_to_what_it_comes_to_whole() -> None:
+    newer = dict(event(status="dispatched", observed_at="2026-11-28T07:50:00+02:00"), id="e2")
+    records = [record(event()), record(b"nope"), record(newer), record(event())]
+    validator = Validator(REGISTRY, FAMILIES, 1 << 20, 300)
+    whole_store, parts_store = new_store("unit-status"), new_store("unit-status")
+    whole = process_batch(records, ROUTES, validator, {"unit-status": whole_store}, NOW)
+    parts = process_batch(records[:1], ROUTES, validator, {"unit-status": parts_store}, NOW)
+    for part in (records[1:3], records[3:]):
+        assert (
+            process_batch(part, ROUTES, validator, {"unit-status": parts_store}, NOW, parts)
+            is parts
+        )
+    assert (parts.outcomes, parts.partition_outcomes) == (whole.outcomes, whole.partition_outcomes)
+    assert (parts.dead_letters, parts.newest) == (whole.dead_letters, whole.newest)
+    assert parts.consumed == len(records)
+    assert parts_store.states == whole_store.states
+
+
 def test_families_share_a_batch_and_warnings_are_no_outcome() -> None:
     from pelastus_hub.contract.reasons import WarningCode
     from tests.unit.helpers import example_event, incident_record, opened

@@ -125,7 +125,7 @@ async def publishing(leadership: Leadership) -> HubWorker:
     hub = await worker(FakeKafka())
     hub.snapshots.leadership = leadership  # type: ignore[assignment]
 
-    async def caught_up() -> None:
+    async def caught_up(*args: object, **kwargs: object) -> None:
         await asyncio.sleep(0)
 
     hub.sync.catch_up = caught_up  # type: ignore[method-assign]
@@ -158,3 +158,20 @@ def test_every_family_has_a_store_and_its_topics_are_consumed() -> None:
     assert set(hub.sync.stores) == set(FAMILIES)
     assert {family.name for _, family in hub.routes.values()} == set(FAMILIES)
     assert len(hub.routes) == len(FAMILIES) * 21
+
+
+async def test_a_snapshots_catch_up_runs_beside_the_transaction_in_flight() -> None:
+    kafka = FakeKafka(hold={0})
+    hub = await worker(kafka)
+    await hub.handle_batch(batches())
+    read = asyncio.Event()
+
+    async def read_changelogs() -> None:
+        read.set()
+
+    hub.sync._read_changelogs = read_changelogs  # type: ignore[method-assign]
+    await asyncio.wait_for(hub.sync.catch_up(beside_transaction=True), 5)  # a bound on a hang
+    assert read.is_set() and kafka.log == ["start"]  # the batch's transaction still open
+    kafka.producers[0].held[0].set_result(None)
+    await hub.sync.lock.committed()
+    assert kafka.log == ["start", "commit"]

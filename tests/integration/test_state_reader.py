@@ -1,5 +1,6 @@
 """The state reader on the real broker: where its reads end, what they pass by unfetched."""
 
+import asyncio
 import time
 
 import pytest
@@ -35,6 +36,14 @@ async def written_in_transactions(bootstrap: str, topic: str, transactions: list
         await producer.stop()
 
 
+async def committed_up_to(sync: StateSync, tp: TopicPartition, end: int) -> None:
+    """The broker answers a commit before it has written the transaction's markers: wait
+    (bounded) until the partition's committed records reach `end`."""
+    async with asyncio.timeout(30):
+        while (await sync.reader.end_offsets([tp]))[tp] < end:
+            await asyncio.sleep(0.05)
+
+
 async def taken(sync: StateSync, positions: dict, skip=None) -> list[int]:
     return [record.offset async for record in sync.read(positions, skip)]
 
@@ -53,12 +62,14 @@ async def test_a_read_ends_past_the_markers_and_passes_by_what_it_is_told_to(
     tp = TopicPartition(topic, 0)
     try:
         positions = {tp: 0}
+        await committed_up_to(sync, tp, 7)
         # 4 and 5 are passed by, as the worker passes by the batches it wrote itself.
         assert await taken(sync, positions, lambda _, at: 6 if 4 <= at < 6 else at) == [0, 1, 2]
         assert positions == {tp: 7}  # past the last marker: the next read has nothing to do
         assert await taken(sync, positions) == []
 
         await written_in_transactions(kafka_bootstrap, topic, [1])  # 7, marker at 8
+        await committed_up_to(sync, tp, 9)
         assert await taken(sync, positions) == [7]
         assert positions == {tp: 9}
 

@@ -1,10 +1,10 @@
 """Decode and validate one input record: a valid event, or a rejection with a reason.
 
 The common case (a valid structured-mode event) costs one parse: the family's quick
-decoder's where it has one (pelastus_hub.contract.quick_decode), else its pydantic model's. Only
-when that fails does the slow path walk the checks in a fixed order, so that
-each bad record gets the first reason that applies and a message naming the
-field and what was expected.
+decoder's where it has one (pelastus_hub.contract.quick_decode), else its pydantic
+model's. Only when that fails does the slow path walk the checks in a fixed order, so
+that each bad record gets the first reason that applies and a message naming the field
+and what was expected.
 """
 
 import contextlib

@@ -1,6 +1,6 @@
 """The cyclic garbage collector, set for a process that keeps what it starts with.
 
-At Python's defaults a worker spends about a quarter of its CPU in the collector on
+At Python's defaults a worker spent a fifth to a quarter of its CPU in the collector on
 the bench's traffic: a batch makes some hundred thousand short-lived objects, a young
 collection every 700 of them promotes those of the batch still in use, and each full
 collection then walks every object the process holds, the modules and the restored

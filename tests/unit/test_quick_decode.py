@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from pelastus_hub.contract import quick_decode
 from pelastus_hub.contract.envelope import UnitStatusEvent
 from pelastus_hub.contract.quick_decode import decode_unit_status
 from pelastus_hub.contract.registry import Registry
@@ -93,6 +94,11 @@ DATA = ENVELOPE_EXAMPLE["data"]
         (EXAMPLE.replace('"data":', '"data": {"crew": 1}, "data":', 1), False),
         (EXAMPLE.replace('"data":', '"data": {"crew": -1}, "data":', 1), False),
         (EXAMPLE[:-1] + ', "data": {"crew": 1}}', False),
+        # A text given twice: both take the last one.
+        (
+            EXAMPLE.replace(f'"unit_id": "{DATA["unit_id"]}"', '"unit_id": "x", "unit_id": "RPI4"'),
+            True,
+        ),
         (EXAMPLE.replace(f'"{DATA["unit_id"]}"', '"\\u0052PI487"', 1), True),
         (EXAMPLE.replace(f'"{DATA["unit_id"]}"', '"RPI487\\n"', 1), False),
         (EXAMPLE.replace(f'"{DATA["unit_id"]}"', '"\\ud800"', 1), False),
@@ -158,3 +164,22 @@ def test_simulated_valid_traffic_is_decoded_quickly() -> None:
     ]
     assert len(valid) > 300
     assert all(agrees(m.value) for m in valid)
+
+
+def test_a_text_refused_is_refused_again() -> None:
+    """A rule remembers only the texts it passed: what it refused is checked in full again."""
+    for _ in range(2):
+        assert agrees(structured(dict(DATA, unit_id="RPI\u00c4"))) is False
+        assert agrees(structured(dict(DATA, capabilities=["ok", "Bad"]))) is False
+        assert agrees(structured(dict(DATA, station_id="-x"))) is False
+    assert agrees(structured(dict(DATA, unit_id="RPI999", capabilities=["ok"])))
+
+
+def test_the_texts_a_rule_remembers_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(quick_decode, "KNOWN_LIMIT", 5)
+    units = quick_decode._UNIT.passed
+    units.clear()
+    for n in range(12):
+        assert agrees(structured(dict(DATA, unit_id=f"RPI{n:03}")))
+        assert 1 <= len(units) <= 5
+    assert "RPI011" in units

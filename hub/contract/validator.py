@@ -124,15 +124,15 @@ class Validator:
                     binary_mode_event(_check_ce_headers(headers), data), family, self.families
                 )
             else:
-                event = None
-                # NaN and Infinity are no JSON, but the one-parse path reads them, and under
-                # a name given again later they would pass unseen: the strict parse decides.
-                if b"NaN" not in value and b"Infinity" not in value:
-                    quick = family.quick_decode
-                    event = quick(value) if quick is not None else None
-                    if event is None:
-                        with contextlib.suppress(ValidationError):
-                            event = family.event_model.model_validate_json(value)
+                # The quick decoder takes no NaN or Infinity, as JSON has none.
+                quick = family.quick_decode
+                event = quick(value) if quick is not None else None
+                # The model's one parse reads NaN and Infinity, and under a name given again
+                # later they would pass unseen: the strict parse decides. Looked for only
+                # here: the search costs a quarter of the quick decoder's time.
+                if event is None and b"NaN" not in value and b"Infinity" not in value:
+                    with contextlib.suppress(ValidationError):
+                        event = family.event_model.model_validate_json(value)
                 if event is None:
                     event = _event_from_dict(self._parse_object(value), family, self.families)
         except _Reject as rejected:

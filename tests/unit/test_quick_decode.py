@@ -111,6 +111,15 @@ DATA = ENVELOPE_EXAMPLE["data"]
         (EXAMPLE.replace('"crew": 4', '"crew": true'), False),
         (EXAMPLE.replace('"crew": 4', '"crew": 40000000000000000000000'), False),
         (EXAMPLE.replace('"crew": 4', '"crew": NaN'), False),
+        # No NaN or Infinity, wherever they are: the validator leaves them to its strict parse.
+        (EXAMPLE.replace('"data":', '"data": {"crew": NaN}, "data":', 1), False),
+        (EXAMPLE.replace('"crew": 4', '"position": {"lat": NaN, "lon": 23.7}, "crew": 4'), False),
+        (
+            EXAMPLE.replace('"crew": 4', '"position": {"lat": 61, "lon": -Infinity}, "crew": 4'),
+            False,
+        ),
+        (EXAMPLE.replace('"crew": 4', '"position": {"lat": 61, "lon": 23.7}, "crew": 4'), True),
+        (EXAMPLE[:-1] + ', "id": Infinity, "id": "x"}', False),
     ],
 )
 def test_raw_json_agrees(raw: str, quick: bool) -> None:

@@ -86,8 +86,8 @@ def _measure(
         except (QuixUnavailable, OSError) as error:
             say(f"the Quix Streams peer is missing: {error}")
             missing["q"] = f"missing: {error}"
-    # A backlog for each round, then one for each scale-out run.
-    backlogs = Backlogs(registry, args.messages, args.rounds + len(WORKERS))
+    # The warm-up's backlog, one for each round, then one for each scale-out run.
+    backlogs = Backlogs(registry, args.messages, 1 + args.rounds + len(WORKERS))
     input_topics = sorted(t for family in FAMILIES for t in registry.input_topics(family))
     unit_status_topics = sorted(registry.input_topics("unit-status"))
     rounds = Rounds(settings, backlogs, unit_status_topics, input_topics, quix, broker_pid)
@@ -95,7 +95,7 @@ def _measure(
     if rounds.quix_missing:
         missing["q"] = f"missing after a failure: {rounds.quix_missing}"
     runs, last_backlog = scale_out(
-        settings, backlogs, args.rounds, input_topics, worker_env, args.snapshot_interval
+        settings, backlogs, 1 + args.rounds, input_topics, worker_env, args.snapshot_interval
     )
     phase = production_worker(settings, registry, args, worker_env, last_backlog)
     return Results(

@@ -56,10 +56,11 @@ class Backlogs:
         self.span = timedelta(seconds=count / EVENT_RATE + 60)
         self.first = datetime.now(UTC) - timedelta(hours=1) - self.span * backlogs
 
-    def messages(self, index: int) -> list[Message]:
+    def messages(self, index: int, count: int | None = None) -> list[Message]:
+        """Backlog `index`: its first `count` messages (all `self.count` by default)."""
         start = self.first + self.span * index
         traffic = generate(self.registry, SEED + index, start, EVENT_RATE, **SHARES)
-        return list(itertools.islice(unit_statuses(traffic), self.count))
+        return list(itertools.islice(unit_statuses(traffic), count or self.count))
 
 
 async def produce(

@@ -20,7 +20,7 @@ from pelastus_hub.tools.bench.quix_venv import QuixUnavailable
 # The warm-up round's backlog, at most. On a new broker the first transactions create the
 # transaction state log (50 partitions) and run code the JVM has yet to compile: in two runs
 # without a warm-up, the broker took 19 and 44 µs of CPU a record in the worker's first
-# round, against about 6 in its later ones, and the worker waited.
+# round, against 6 to 15 in its later ones, and the worker waited.
 WARM_UP_MESSAGES = 20_000
 
 

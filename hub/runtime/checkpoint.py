@@ -146,12 +146,12 @@ class Checkpoint:
         acks = []
         batch = producer.create_batch()
         for record in unit:
-            if batch.append(key=record.key, value=record.value, timestamp=None) is None:
+            if _append(batch, record) is None:
                 count = batch.record_count()
                 ack = await producer.send_batch(batch, first.topic, partition=first.partition)
                 acks.append((ack, count))
                 batch = producer.create_batch()
-                if batch.append(key=record.key, value=record.value, timestamp=None) is None:
+                if _append(batch, record) is None:
                     raise MessageSizeTooLargeError(f"a {record.size}-byte state fits no batch")
         if count := batch.record_count():
             ack = await producer.send_batch(batch, first.topic, partition=first.partition)
@@ -197,6 +197,12 @@ class Checkpoint:
             await _stop(producer)
             raise
         return producer
+
+
+def _append(batch: Any, record: OutRecord) -> Any:
+    """Into a record batch with its headers (a changelog record's format); None if full."""
+    headers = list(record.headers)
+    return batch.append(key=record.key, value=record.value, timestamp=None, headers=headers)
 
 
 def _units(records: Sequence[OutRecord]) -> list[list[OutRecord]]:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
+from pelastus_hub.families import FAMILIES
 from tests.integration.test_worker import SCHEMAS, encode, produce, read_all
 
 pytestmark = pytest.mark.integration
@@ -180,10 +181,11 @@ BAD = [
 
 
 async def latest_states(broker: str, family: str) -> dict[str, dict]:
-    """The newest changelog record per key: what a restarted worker restores."""
-    return {
-        r.key.decode(): json.loads(r.value) for r in await read_all(broker, f"hub.state.{family}")
-    }
+    """The newest changelog record per key: what a restarted worker restores. Each record
+    carries the format its state was written in."""
+    records = await read_all(broker, f"hub.state.{family}")
+    assert {tuple(r.headers) for r in records} == {FAMILIES[family].codec.headers}
+    return {r.key.decode(): json.loads(r.value) for r in records}
 
 
 BY_FAMILY = ("department", "family", "outcome")

@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 STOP_SECONDS = 5.0
 # The largest record batch the batch producer fills (Checkpoint._new_producer).
 RECORD_BATCH_BYTES = 256 * 1024
+# How long a new batch producer waits to learn the partitions of the topics it writes; one
+# it has not learnt by then is learnt when its first record is sent.
+LEARN_TOPICS_SECONDS = 5.0
 # The broker ended the transaction (it timed out during an outage, or the producer
 # was fenced): a new producer with the same id starts a new epoch and goes on.
 RESTART_ON = (ProducerFenced, InvalidProducerEpoch)
@@ -61,10 +64,13 @@ class Checkpoint:
         clients: KafkaClients,
         settings: HubSettings,
         on_failure: Callable[[BaseException], None] = lambda error: None,
+        topics: Sequence[str] = (),
     ) -> None:
+        """`topics`: those the batches write to, which each new producer learns at once."""
         self.clients = clients
         self.settings = settings
         self.on_failure = on_failure
+        self.topics = tuple(topics)
         self.producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
@@ -196,7 +202,16 @@ class Checkpoint:
         except BaseException:
             await _stop(producer)
             raise
+        await self._learn_topics(producer)
         return producer
+
+    async def _learn_topics(self, producer: AIOKafkaProducer) -> None:
+        """Asked for together, the topics' partitions come in one metadata request. Met one
+        by one in the first transaction, each would cost a round trip to the broker, while
+        that transaction, and so the next batch, waits."""
+        learnt = asyncio.gather(*(producer.partitions_for(topic) for topic in self.topics))
+        with contextlib.suppress(KafkaError, TimeoutError):
+            await asyncio.wait_for(learnt, LEARN_TOPICS_SECONDS)
 
 
 def _append(batch: Any, record: OutRecord) -> Any:

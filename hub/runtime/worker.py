@@ -32,6 +32,7 @@ from aiokafka.errors import KafkaError
 from mode import Service
 
 from pelastus_hub.clients import KafkaClients
+from pelastus_hub.contract import topics
 from pelastus_hub.contract.registry import Registry
 from pelastus_hub.contract.validator import Validator
 from pelastus_hub.families import FAMILIES
@@ -84,7 +85,9 @@ class HubWorker(Service):
         self.sync = StateSync(self.clients, families, _kpi_book(settings), self._retrying)
         self.validator = Validator.from_settings(registry, families, settings)
         self.routes = input_routes(registry, families.values())
-        self.checkpoint = Checkpoint(self.clients, settings, self.broker.failed)
+        self.checkpoint = Checkpoint(
+            self.clients, settings, self.broker.failed, _output_topics(registry, families)
+        )
         self.snapshots = SnapshotCycle(
             settings, self.clients, registry.codes, self.sync, self.checkpoint, self.metrics
         )
@@ -396,3 +399,12 @@ def _kpi_book(settings: HubSettings) -> KpiBook:
         settings.kpi_grace_seconds,
         dict(settings.kpi_target_seconds),
     )
+
+
+def _output_topics(registry: Registry, families: dict[str, Family]) -> list[str]:
+    """What a batch may write to: dead letters, each department's feedback, the changelogs."""
+    return [
+        topics.DEAD_LETTER,
+        *(topics.feedback_topic(code) for code in registry.codes),
+        *(topics.state_topic(name) for name in families),
+    ]

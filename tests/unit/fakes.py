@@ -43,6 +43,8 @@ class FakeKafka:
     offsets: dict[str, dict[TopicPartition, int]] = field(default_factory=dict, init=False)
     # "start", "stop", "commit" and "abort", of all its producers.
     log: list[str] = field(default_factory=list, init=False)
+    # The topics each new producer was asked the partitions of, in order.
+    learnt: list[str] = field(default_factory=list, init=False)
 
     def producer(self, **config: Any) -> "FakeProducer":
         self.producers.append(FakeProducer(self, config))
@@ -82,13 +84,17 @@ class FakeProducer:
     async def send_and_wait(self, *args: Any, **kwargs: Any) -> RecordMetadata:
         return await (await self.send(*args, **kwargs))
 
+    async def partitions_for(self, topic: str) -> set[int]:
+        self.kafka.learnt.append(topic)
+        return {0}
+
     def create_batch(self) -> "FakeBatch":
         return FakeBatch()
 
     async def send_batch(
         self, batch: "FakeBatch", topic: str, *, partition: int
     ) -> asyncio.Future[RecordMetadata]:
-        return self._deliver([Sent(topic, key, value) for key, value in batch.records])
+        return self._deliver([Sent(topic, *record) for record in batch.records])
 
     async def begin_transaction(self) -> None:
         self._pending, self._offsets = [], {}
@@ -142,10 +148,18 @@ class FakeProducer:
 
 class FakeBatch:
     def __init__(self) -> None:
-        self.records: list[tuple[bytes | None, bytes | None]] = []
+        self.records: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]] = []
 
-    def append(self, key: bytes | None, value: bytes | None, timestamp: None) -> object:
-        self.records.append((key, value))
+    def append(
+        self,
+        key: bytes | None,
+        value: bytes | None,
+        timestamp: None,
+        headers: list[tuple[str, bytes]],
+    ) -> object:
+        # As aiokafka's compiled record builder insists.
+        assert isinstance(headers, list)
+        self.records.append((key, value, headers))
         return object()
 
     def record_count(self) -> int:

@@ -2,6 +2,8 @@
 fails as aiokafka's transactional producer does. What Kafka does is left to the integration
 tests."""
 
+import asyncio
+
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.errors import (
@@ -10,13 +12,15 @@ from aiokafka.errors import (
     NotLeaderForPartitionError,
     ProducerFenced,
     TopicAuthorizationFailedError,
+    UnknownTopicOrPartitionError,
 )
 
 from pelastus_hub.pipeline.outputs import OutRecord
+from pelastus_hub.runtime import checkpoint as checkpoint_module
 from pelastus_hub.runtime import retry
 from pelastus_hub.runtime.checkpoint import Checkpoint, Written
 from pelastus_hub.settings import HubSettings
-from tests.unit.fakes import FakeKafka
+from tests.unit.fakes import FakeKafka, FakeProducer
 
 
 @pytest.fixture(autouse=True)
@@ -54,6 +58,42 @@ async def test_outputs_and_offsets_commit_together_once() -> None:
     # The changelog's two went in one record batch, the fake's third send: offset 2.
     changelog = TopicPartition("hub.state.unit-status", 0)
     assert written == [Written(changelog, 2, 2)]
+
+
+async def test_changelog_records_keep_their_headers_in_their_record_batch() -> None:
+    kafka = FakeKafka()
+    header = [("hub.state.format", b"1")]
+    state = OutRecord("hub.state.unit-status", b"lappi/U1", b"s1", header, partition=0)
+    await (await checkpoint(kafka)).commit([state], OFFSETS)
+    assert [r.headers for r in kafka.written] == [header]
+
+
+async def test_each_new_producer_learns_the_topics_written_as_it_starts() -> None:
+    kafka = FakeKafka(fail={0: ProducerFenced()})
+    names = ("hub.dead-letter", "feedback.lappi")
+    done = Checkpoint(kafka, SETTINGS, topics=names)
+    await done.start()
+    await done.commit(RECORDS, OFFSETS)  # fenced: a new producer goes on with the batch
+    assert kafka.log.count("start") == 2 and kafka.learnt == [*names, *names]
+
+
+@pytest.mark.parametrize("answer", ["never", "unknown"])
+async def test_a_topic_not_learnt_does_not_keep_the_producer_from_starting(
+    monkeypatch: pytest.MonkeyPatch, answer: str
+) -> None:
+    async def partitions_for(producer: FakeProducer, topic: str) -> set[int]:
+        if answer == "unknown":
+            raise UnknownTopicOrPartitionError()
+        await asyncio.Event().wait()  # as aiokafka waits for a topic the broker lacks
+        return set()
+
+    monkeypatch.setattr(FakeProducer, "partitions_for", partitions_for)
+    monkeypatch.setattr(checkpoint_module, "LEARN_TOPICS_SECONDS", 0.01)
+    kafka = FakeKafka()
+    done = Checkpoint(kafka, SETTINGS, topics=["feedback.no-such-department"])
+    await done.start()
+    await done.commit(RECORDS, OFFSETS)
+    assert committed(kafka) == SENT
 
 
 async def test_the_producer_is_this_workers_own_and_writes_within_the_limit() -> None:

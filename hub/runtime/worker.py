@@ -11,7 +11,7 @@ iteration costs more CPU than the validation itself (README, "Design"). Per batc
 
 A crash anywhere replays the batch from the last committed offsets, and what the
 crashed worker had produced for it is never read: each outcome is written once.
-The worker wires its parts: the input consumer and its assignment (Intake), the states
+The worker wires its parts: the input consumer and its assignment (intake), the states
 and their changelogs (state_sync), where it resumes after a rebalance (resume), and the
 leader's snapshot cycle (snapshots). Every Kafka client comes from one KafkaClients.
 """
@@ -23,11 +23,10 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 from mode import Service
 
@@ -44,11 +43,12 @@ from pelastus_hub.pipeline.outputs import OutRecord, batch_outputs
 from pelastus_hub.runtime import collector, topic_admin
 from pelastus_hub.runtime.broker_watch import BrokerWatch
 from pelastus_hub.runtime.checkpoint import Checkpoint
+from pelastus_hub.runtime.intake import Intake
 from pelastus_hub.runtime.metrics import HubMetrics
 from pelastus_hub.runtime.resume import Resumption
 from pelastus_hub.runtime.retry import retrying
 from pelastus_hub.runtime.snapshots import SnapshotCycle
-from pelastus_hub.runtime.state_sync import READ_STALL_SECONDS, Retry, StateSync
+from pelastus_hub.runtime.state_sync import StateSync
 from pelastus_hub.settings import HubSettings
 
 log = logging.getLogger(__name__)
@@ -284,100 +284,6 @@ class HubWorker(Service):
         self.accounting.count(batches, result)
         self.metrics.record_batch(result, time.perf_counter() - started)
         self.intake.processed(offsets)
-
-
-class Intake(ConsumerRebalanceListener):
-    """The batch consumer of the departments' topics, in the workers' group, and its input
-    partitions as the rebalances move them."""
-
-    def __init__(
-        self,
-        clients: KafkaClients,
-        settings: HubSettings,
-        lock: asyncio.Lock,
-        metrics: HubMetrics,
-        departments: dict[str, str],
-    ) -> None:
-        """`departments`: input topic -> the department whose it is."""
-        self.clients = clients
-        self.settings = settings
-        self.metrics = metrics
-        self.departments = departments
-        # The worker's batch lock: a rebalance waits for the batch in flight.
-        self.lock = lock
-        self.consumer: AIOKafkaConsumer | None = None
-        self.assigned: set[TopicPartition] = set()
-        # Counts the rebalances: a batch fetched before one is dropped, not processed, since
-        # the partitions' positions went back to their committed offsets.
-        self.rebalances = 0
-        # Set on assignment: the consume loop reads the changelogs' news before its next batch.
-        self.catch_up_needed = False
-        # The next offset to process of each assigned partition, once resumed there.
-        self.next_offsets: dict[TopicPartition, int] = {}
-
-    async def start(self, topics: list[str], retry: Retry) -> None:
-        # Committed records only, and fetches that take the largest record the hub accepts.
-        self.consumer = self.clients.consumer(
-            group_id=self.settings.group_id,
-            # Names the worker among the group's members (pelastus-hub group show).
-            client_id=f"pelastus-hub-{self.settings.instance}",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            isolation_level="read_committed",
-            max_partition_fetch_bytes=self.settings.max_message_bytes * 2,
-            fetch_max_bytes=max(52428800, self.settings.max_message_bytes * 4),
-        )
-        await retry("starting the input consumer", self.consumer.start)
-        self.consumer.subscribe(topics=topics, listener=self)
-
-    async def on_partitions_revoked(self, revoked: Any) -> None:
-        # A batch in flight commits before the partitions go: their next owner reads on
-        # from its offsets, and its outputs are written once.
-        async with self.lock:
-            self.rebalances += 1
-            self.assigned.difference_update(revoked)
-            known = [tp for tp in revoked if self.next_offsets.pop(tp, None) is not None]
-            self.metrics.forget_partitions(
-                (tp.topic, tp.partition, self.departments[tp.topic]) for tp in known
-            )
-
-    async def on_partitions_assigned(self, assigned: Any) -> None:
-        self.rebalances += 1
-        self.catch_up_needed = True
-        self.assigned.update(assigned)
-
-    def processed(self, offsets: dict[TopicPartition, int]) -> None:
-        """Where the partitions go on from: resumed there, or a batch committed up to there."""
-        self.next_offsets.update(offsets)
-
-    async def measure_lag(self, idle: Callable[[], bool]) -> None:
-        """Each resumed partition's records not yet processed: its last stable offset, which
-        the broker tells, minus the next offset to process. While `idle()` (no batch in
-        flight), what the consumer has read past counts as processed too: a transaction's
-        marker, which is no record for the hub."""
-        consumer = self.consumer
-        partitions = list(self.next_offsets)
-        if consumer is None or not partitions:
-            return
-
-        async def read() -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
-            ends = await consumer.end_offsets(partitions)
-            read = {tp: await consumer.position(tp) for tp in partitions} if idle() else {}
-            return ends, read
-
-        try:
-            ends, positions = await asyncio.wait_for(read(), READ_STALL_SECONDS)
-        except (KafkaError, TimeoutError) as error:
-            # The broker away, or partitions revoked meanwhile: measured again soon.
-            log.debug("input lag not measured: %r", error)
-            return
-        lags = {}
-        for tp, end in ends.items():
-            done = self.next_offsets.get(tp)  # None: revoked meanwhile
-            if done is not None:
-                done = max(done, positions.get(tp, done))
-                lags[tp.topic, tp.partition, self.departments[tp.topic]] = max(end - done, 0)
-        self.metrics.record_consumer_lag(lags)
 
 
 class Accounting(dict[TopicPartition, Counter[str]]):

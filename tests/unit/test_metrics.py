@@ -20,8 +20,9 @@ from pelastus_hub.families import FAMILIES
 from pelastus_hub.families.readiness import StationReadiness
 from pelastus_hub.picture.snapshot import snapshot
 from pelastus_hub.pipeline.batch import input_routes, process_batch
+from pelastus_hub.runtime.intake import Intake
 from pelastus_hub.runtime.metrics import HubMetrics, version
-from pelastus_hub.runtime.worker import HubWorker, Intake
+from pelastus_hub.runtime.worker import HubWorker
 from pelastus_hub.settings import HubSettings
 from tests.unit.fakes import FakeKafka
 from tests.unit.helpers import NOW, SCHEMAS, event, new_store, record
